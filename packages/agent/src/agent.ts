@@ -1,0 +1,235 @@
+/**
+ * The one place that builds and wires the agent's parts. Start order: data directory and
+ * state (so the API can serve the last known state at once), control API, mesh, own host
+ * record, liveness. Stop order is the reverse, with a leaving mark published first so
+ * peers withdraw this host at once instead of waiting for dead-after.
+ */
+import { networkInterfaces } from 'node:os'
+import type { Logger } from 'pino'
+import type { FastifyInstance } from 'fastify'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+import { ClusterState, DataStore, type HostBody } from './state/index.js'
+import { Mesh } from './mesh/index.js'
+import { Liveness } from './liveness/index.js'
+import { Networks, networkToJson } from './control/networks.js'
+import { buildApiApp } from './api/app.js'
+import { listenOnSocket } from './api/server.js'
+import type { AgentView, AttachRequest, DetachRequest } from './api/view.js'
+import type { AgentConfig } from './config.js'
+import { loadOrCreateIdentity, readClusterKey } from './identity.js'
+import { AGENT_VERSION } from './version.js'
+import { MeshplaneError } from './errors.js'
+
+const REAP_INTERVAL_MS = 60_000
+
+export class Agent implements AgentView {
+  readonly #config: AgentConfig
+  readonly #log: Logger
+  #store!: DataStore
+  #state!: ClusterState
+  #mesh!: Mesh
+  #liveness!: Liveness
+  #networksControl!: Networks
+  #api: FastifyInstance | undefined
+  #privateKey!: PrivateKey
+  #peerId = ''
+  #advertiseAddr = ''
+  #startedAtMs = 0
+  #timers: NodeJS.Timeout[] = []
+  #stopped = false
+
+  constructor (config: AgentConfig, logger: Logger) {
+    this.#config = config
+    this.#log = logger
+  }
+
+  get peerId (): string { return this.#peerId }
+
+  async start (): Promise<void> {
+    const cfg = this.#config
+    const clusterKey = readClusterKey(cfg['cluster-key-file'])
+    const [listenHost, listenPort] = cfg.listen.split(':') as [string, string]
+    this.#advertiseAddr = cfg['advertise-addr'] ?? pickAdvertiseAddr(listenHost)
+    this.#startedAtMs = Date.now()
+
+    this.#store = await DataStore.open(cfg['data-dir'])
+    this.#privateKey = await loadOrCreateIdentity(this.#store)
+    this.#peerId = peerIdFromPrivateKey(this.#privateKey).toString()
+    const log = this.#log
+    this.#state = new ClusterState({ store: this.#store, privateKey: this.#privateKey, peerId: this.#peerId, logger: log },
+      { tombstoneTtlMs: cfg['tombstone-ttl-ms'] })
+    await this.#state.load()
+    this.#networksControl = new Networks({ state: this.#state })
+
+    this.#api = buildApiApp(this, log)
+    await listenOnSocket(this.#api, cfg['api-socket'])
+
+    const storedSeeds = await this.#store.getMeta<string[]>('seeds') ?? []
+    this.#mesh = new Mesh({ state: this.#state, privateKey: this.#privateKey, logger: log }, {
+      listenHost,
+      listenPort: Number(listenPort),
+      clusterKey,
+      seeds: [...new Set([...cfg.join, ...storedSeeds])],
+      syncIntervalMs: cfg['sync-interval-ms'],
+      targetPeers: cfg['target-peers']
+    })
+    if (cfg.join.length > 0) await this.#store.putMeta('seeds', this.#mesh.seeds())
+    await this.#mesh.start()
+    this.#liveness = new Liveness({ mesh: this.#mesh, state: this.#state, logger: log },
+      { incarnation: BigInt(this.#startedAtMs), heartbeatIntervalMs: cfg['heartbeat-interval-ms'], deadAfterMs: cfg['dead-after-ms'] })
+    await this.#writeHostRecord(false)
+    this.#liveness.start()
+
+    this.#timers.push(setInterval(() => { void this.#state.reapTombstones().catch(err => log.warn({ err }, 'tombstone reap failed')) }, REAP_INTERVAL_MS))
+    for (const t of this.#timers) t.unref()
+    log.info({ peerId: this.#peerId, advertise: this.#advertiseAddr, listen: this.#mesh.listenAddrs(), api: cfg['api-socket'] }, 'agent started')
+  }
+
+  async stop (): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    for (const t of this.#timers) clearInterval(t)
+    try {
+      if (this.#mesh !== undefined && this.#liveness !== undefined) {
+        this.#liveness.stop()
+        // Tell peers first, while the mesh is still up: the leaving record (kept, so late
+        // and returning peers learn it by sync) and a leaving beat (fast path).
+        await this.#writeHostRecord(true)
+        await this.#liveness.beat(true)
+        await new Promise(resolve => setTimeout(resolve, 150))
+      }
+    } catch (err) {
+      this.#log.warn({ err }, 'could not announce leaving')
+    }
+    await this.#mesh?.stop()
+    await this.#api?.close()
+    await this.#store?.close()
+    this.#log.info('agent stopped')
+  }
+
+  async #writeHostRecord (leaving: boolean): Promise<void> {
+    const [, port] = this.#config.listen.split(':')
+    const body: HostBody = {
+      underlayIp: this.#advertiseAddr,
+      vxlanPort: this.#config['vxlan-port'],
+      agentVersion: AGENT_VERSION,
+      startedAtMs: BigInt(this.#startedAtMs),
+      incarnation: BigInt(this.#startedAtMs),
+      leaving,
+      multiaddrs: [`/ip4/${this.#advertiseAddr}/tcp/${port}/p2p/${this.#peerId}`]
+    }
+    await this.#state.write('host', this.#peerId, body)
+  }
+
+  // ---- AgentView (the control API) ----------------------------------------------------
+
+  status (): Record<string, unknown> {
+    const peers = this.peers()
+    const count = (s: string): number => peers.filter(p => p.state === s && p.id !== this.#peerId).length
+    const endpoints = this.#state.list('endpoint')
+    return {
+      id: this.#peerId,
+      version: AGENT_VERSION,
+      addresses: this.#mesh.listenAddrs(),
+      advertiseAddr: this.#advertiseAddr,
+      startedAt: new Date(this.#startedAtMs).toISOString(),
+      uptimeMs: Date.now() - this.#startedAtMs,
+      seeds: this.#mesh.seeds(),
+      connections: this.#mesh.connectedPeers().length,
+      peers: { alive: count('alive'), unreachable: count('unreachable'), left: count('left') },
+      networks: this.#state.list('network').length,
+      endpoints: { local: endpoints.filter(e => e.key.startsWith(this.#peerId + '/')).length, total: endpoints.length },
+      records: this.#state.countByKind(),
+      clock: this.#state.clock.toString(),
+      mesh: this.#mesh.counters,
+      deadAfterMs: this.#liveness.deadAfterMs
+    }
+  }
+
+  peers (): Array<Record<string, unknown>> {
+    const connected = new Set(this.#mesh.connectedPeers())
+    return this.#state.list('host').map(h => {
+      const l = this.#liveness.liveness(h.key)
+      return {
+        id: h.key,
+        address: h.body.underlayIp,
+        state: l.state,
+        self: h.key === this.#peerId,
+        connected: connected.has(h.key),
+        lastSeenMsAgo: l.lastSeenMs === undefined ? null : Date.now() - l.lastSeenMs,
+        version: h.body.agentVersion,
+        startedAt: new Date(Number(h.body.startedAtMs)).toISOString(),
+        multiaddrs: h.body.multiaddrs
+      }
+    }).sort((a, b) => a.address.localeCompare(b.address, undefined, { numeric: true }))
+  }
+
+  async join (seed: string): Promise<Record<string, unknown>> {
+    const addr = this.#mesh.addSeed(seed)
+    await this.#store.putMeta('seeds', this.#mesh.seeds())
+    try {
+      const peer = await this.#mesh.dialNow(addr)
+      return { seed: addr.toString(), peer, connected: true }
+    } catch (err) {
+      throw new MeshplaneError('E_UNAVAILABLE', `cannot reach seed ${seed}: ${(err as Error).message} (it stays a seed and is retried)`)
+    }
+  }
+
+  readonly networks = {
+    list: () => this.#networksControl.list().map(networkToJson),
+    inspect: (name: string) => {
+      const n = this.#networksControl.get(name)
+      const endpoints = this.endpoints(name)
+      return { ...networkToJson(n), endpoints }
+    },
+    create: async (req: Parameters<Networks['create']>[0]) => networkToJson(await this.#networksControl.create(req)),
+    remove: async (name: string) => { await this.#networksControl.remove(name) }
+  }
+
+  endpoints (network?: string): Array<Record<string, unknown>> {
+    return this.#state.list('endpoint')
+      .filter(e => network === undefined || e.body.network === network)
+      .map(e => {
+        const host = e.key.split('/')[0]!
+        return {
+          network: e.body.network,
+          id: e.body.id,
+          ip: e.body.ipv4,
+          mac: e.body.mac,
+          host,
+          hostAddress: this.#hostAddress(host),
+          name: e.body.name,
+          state: this.#liveness.liveness(host).state
+        }
+      })
+  }
+
+  #hostAddress (peer: string): string | null {
+    const h = this.#state.get(`host/${peer}`)
+    return h?.kind === 'host' && h.body !== undefined ? h.body.underlayIp : null
+  }
+
+  async attach (_req: AttachRequest): Promise<Record<string, unknown>> {
+    throw new MeshplaneError('E_UNAVAILABLE', 'attach needs the data plane, which this build does not have yet')
+  }
+
+  async detach (_req: DetachRequest): Promise<Record<string, unknown>> {
+    throw new MeshplaneError('E_UNAVAILABLE', 'detach needs the data plane, which this build does not have yet')
+  }
+
+  records (): Array<Record<string, unknown>> {
+    return ['host', 'network', 'endpoint', 'ranges'].flatMap(kind => this.#state.list(kind as 'host').map(r => ({
+      id: r.id, writer: r.writer, lamport: r.lamport.toString()
+    })))
+  }
+}
+
+/** The listen address when it is specific, else the first non-loopback IPv4. */
+function pickAdvertiseAddr (listenHost: string): string {
+  if (listenHost !== '0.0.0.0') return listenHost
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
+  }
+  throw new MeshplaneError('E_CONFIG', 'no non-loopback IPv4 address to advertise: pass --advertise-addr')
+}

@@ -1,0 +1,85 @@
+/**
+ * Agent configuration from three sources, later ones winning:
+ *   built-in defaults < config file (--config, JSON) < MESHPLANE_* environment < flags.
+ * Keys are the flag names (`data-dir`, `cluster-key-file`, …) in the file and
+ * MESHPLANE_DATA_DIR-style names in the environment. Unknown keys and bad values are
+ * errors at start, naming the key and the source.
+ */
+import { readFileSync } from 'node:fs'
+import { isIPv4 } from 'node:net'
+import { z } from 'zod'
+import { MeshplaneError } from './errors.js'
+
+const hostPort = z.string().regex(/^(\d+\.\d+\.\d+\.\d+):(\d{1,5})$/, 'must be IPv4:PORT')
+  .refine(s => isIPv4(s.split(':')[0]!) && Number(s.split(':')[1]) <= 65535, 'must be IPv4:PORT')
+const ms = z.coerce.number().int().positive()
+
+export const AgentConfigSchema = z.strictObject({
+  'data-dir': z.string().min(1).default('/var/lib/meshplane'),
+  'cluster-key-file': z.string().min(1),
+  listen: hostPort.default('0.0.0.0:7946'),
+  'advertise-addr': z.string().refine(isIPv4, 'must be an IPv4 address').optional(),
+  join: z.array(z.string().min(1)).default([]),
+  'api-socket': z.string().min(1).default('/run/meshplane/meshplane.sock'),
+  'docker-socket': z.string().default('/run/docker/plugins/meshplane.sock'),
+  'metrics-addr': hostPort.optional(),
+  'log-level': z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  'vxlan-port': z.coerce.number().int().min(1).max(65535).default(4789),
+  'heartbeat-interval-ms': ms.default(500),
+  'dead-after-ms': ms.default(2500),
+  'sync-interval-ms': ms.default(10_000),
+  'resync-interval-ms': ms.default(5_000),
+  'tombstone-ttl-ms': ms.default(24 * 60 * 60 * 1000),
+  'target-peers': z.coerce.number().int().min(1).max(64).default(4)
+})
+
+export type AgentConfig = z.output<typeof AgentConfigSchema>
+export type AgentConfigInput = Partial<Record<keyof AgentConfig, unknown>>
+
+const KEYS = Object.keys(AgentConfigSchema.shape) as Array<keyof AgentConfig>
+
+export function envKey (key: string): string {
+  return 'MESHPLANE_' + key.toUpperCase().replaceAll('-', '_')
+}
+
+function fromEnv (env: NodeJS.ProcessEnv): AgentConfigInput {
+  const out: Record<string, unknown> = {}
+  for (const key of KEYS) {
+    const v = env[envKey(key)]
+    if (v === undefined || v === '') continue
+    out[key] = key === 'join' ? v.split(',').map(s => s.trim()).filter(Boolean) : v
+  }
+  return out
+}
+
+function fromFile (path: string): AgentConfigInput {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new MeshplaneError('E_CONFIG', `cannot read config file ${path}: ${(err as Error).message}`)
+  }
+  try {
+    const parsed: unknown = JSON.parse(text)
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object')
+    return parsed as AgentConfigInput
+  } catch (err) {
+    throw new MeshplaneError('E_CONFIG', `config file ${path} is not valid JSON: ${(err as Error).message}`)
+  }
+}
+
+export function loadAgentConfig (flags: AgentConfigInput, configFile: string | undefined, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const file = configFile ?? env.MESHPLANE_CONFIG
+  const merged = { ...(file === undefined ? {} : fromFile(file)), ...fromEnv(env), ...dropUndefined(flags) }
+  const result = AgentConfigSchema.safeParse(merged)
+  if (!result.success) {
+    const issue = result.error.issues[0]!
+    const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '')
+    throw new MeshplaneError('E_CONFIG', `invalid configuration: ${key !== '' ? `${key}: ` : ''}${issue.message}`)
+  }
+  return result.data
+}
+
+function dropUndefined (o: AgentConfigInput): AgentConfigInput {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)))
+}

@@ -1,0 +1,109 @@
+/**
+ * Operator intents on networks, turned into network records. A network is a
+ * cluster-wide record any member may write; concurrent writes resolve by the state's
+ * version order. The VNI, when not given, is derived from the name (so two hosts that
+ * create the same network while apart pick the same one) and probed past collisions.
+ */
+import { createHash } from 'node:crypto'
+import type { ClusterState, NetworkBody } from '../state/index.js'
+import { checkNetwork } from '../state/index.js'
+import { parseCidr, intToIp } from '../net/addr.js'
+import { conflict, invalid, notFound, MeshplaneError } from '../errors.js'
+
+export interface CreateNetworkRequest {
+  name: string
+  subnet: string
+  vni?: number
+  mtu?: number
+  gateway?: string
+  options?: Record<string, string>
+}
+
+const VNI_MIN = 4096 // below this, leave room for VNIs an operator picks by hand
+const VNI_SPAN = 0xffffff - VNI_MIN
+
+export function vniForName (name: string, taken: Set<number>): number {
+  const h = createHash('sha256').update(name).digest().readUInt32BE(0)
+  for (let i = 0; i < VNI_SPAN; i++) {
+    const vni = VNI_MIN + ((h + i) % VNI_SPAN)
+    if (!taken.has(vni)) return vni
+  }
+  throw new MeshplaneError('E_EXHAUSTED', 'no free VNI')
+}
+
+export class Networks {
+  readonly #state: ClusterState
+
+  constructor (components: { state: ClusterState }) {
+    this.#state = components.state
+  }
+
+  list (): NetworkBody[] {
+    return this.#state.list('network').map(r => r.body).sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  get (name: string): NetworkBody {
+    const rec = this.#state.get(`network/${name}`)
+    if (rec?.kind !== 'network' || rec.deleted || rec.body === undefined) throw notFound(`no network named ${JSON.stringify(name)}`)
+    return rec.body
+  }
+
+  async create (req: CreateNetworkRequest): Promise<NetworkBody> {
+    if (typeof req.name !== 'string' || typeof req.subnet !== 'string') throw invalid('a network needs a name and a --subnet')
+    const cidr = parseCidr(req.subnet)
+    if (cidr === undefined) throw invalid(`--subnet ${JSON.stringify(req.subnet)} is not an IPv4 CIDR like 10.240.0.0/16`)
+    if (cidr.prefixLen > 30) throw invalid(`--subnet ${req.subnet} is too small: use /30 or larger`)
+    const existing = this.#state.get(`network/${req.name}`)
+    if (existing !== undefined && !existing.deleted) throw conflict(`network ${JSON.stringify(req.name)} already exists`)
+    const others = this.list()
+    const taken = new Set(others.map(n => n.vni))
+    if (req.vni !== undefined && taken.has(req.vni)) {
+      throw conflict(`VNI ${req.vni} is used by network ${others.find(n => n.vni === req.vni)!.name}`)
+    }
+    for (const n of others) {
+      const o = parseCidr(n.subnet)!
+      if (cidr.base <= o.base + o.size - 1 && o.base <= cidr.base + cidr.size - 1) {
+        throw conflict(`subnet ${cidr.text} overlaps network ${n.name} (${n.subnet})`)
+      }
+    }
+    const body: NetworkBody = {
+      name: req.name,
+      vni: req.vni ?? vniForName(req.name, taken),
+      subnet: cidr.text,
+      gateway: req.gateway ?? intToIp(cidr.firstHost),
+      mtu: req.mtu ?? 0,
+      options: new Map(Object.entries(req.options ?? {})),
+      creator: this.#state.peerId,
+      createdAtMs: BigInt(Date.now())
+    }
+    try {
+      checkNetwork(body)
+    } catch (err) {
+      throw invalid((err as Error).message.replace(/^invalid record: /, ''))
+    }
+    await this.#state.write('network', body.name, body)
+    return body
+  }
+
+  async remove (name: string): Promise<void> {
+    this.get(name)
+    const inUse = this.#state.list('endpoint').filter(e => e.body.network === name)
+    if (inUse.length > 0) {
+      throw conflict(`network ${name} still has ${inUse.length} endpoint(s); detach them first`)
+    }
+    await this.#state.write('network', name, undefined)
+  }
+}
+
+export function networkToJson (n: NetworkBody): Record<string, unknown> {
+  return {
+    name: n.name,
+    vni: n.vni,
+    subnet: n.subnet,
+    gateway: n.gateway,
+    mtu: n.mtu === 0 ? null : n.mtu,
+    options: Object.fromEntries(n.options),
+    creator: n.creator,
+    createdAt: new Date(Number(n.createdAtMs)).toISOString()
+  }
+}

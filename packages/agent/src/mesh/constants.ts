@@ -1,0 +1,24 @@
+export const RECORDS_TOPIC = '/meshplane/records/1'
+export const HEARTBEAT_TOPIC = '/meshplane/heartbeat/1'
+export const SYNC_PROTOCOL = '/meshplane/sync/1.0.0'
+
+/** Anti-entropy with one random peer this often, besides the sync on every new connection
+ * (serf's push-pull runs every 30 s; ours is cheap when in sync: one 2 KiB digest). */
+export const DEFAULT_SYNC_INTERVAL_MS = 10_000
+
+/** Each agent keeps at least this many connections to other agents it learned from host
+ * records, so a cluster that was only given the seed's address does not depend on it and
+ * gossip does not funnel through one star centre (libp2p.md §6). */
+export const DEFAULT_TARGET_PEERS = 4
+
+/** How often the agent checks its connections and redials. Per-address backoff doubles up
+ * to MAX_REDIAL_BACKOFF_MS. */
+export const REDIAL_TICK_MS = 1_000
+export const MIN_REDIAL_BACKOFF_MS = 500
+export const MAX_REDIAL_BACKOFF_MS = 30_000
+
+/** A sync exchange carries at most this many bytes per message (a full state of 100,000
+ * endpoints is ~20 MB); larger states are still correct, they just take several rounds. */
+export const SYNC_MAX_MESSAGE_BYTES = 64 << 20
+export const SYNC_TIMEOUT_MS = 15_000
+export const MAX_HEARTBEAT_BYTES = 64

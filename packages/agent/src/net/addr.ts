@@ -1,0 +1,60 @@
+/** IPv4 and MAC arithmetic shared by state validation, IPAM and the data plane. */
+import { isIPv4 } from 'node:net'
+import { createHash } from 'node:crypto'
+
+export function ipToInt (ip: string): number {
+  const p = ip.split('.').map(Number)
+  return (((p[0]! << 24) >>> 0) + (p[1]! << 16) + (p[2]! << 8) + p[3]!) >>> 0
+}
+
+export function intToIp (n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
+}
+
+export interface Cidr {
+  /** canonical "a.b.c.d/len" with host bits cleared */
+  text: string
+  base: number
+  prefixLen: number
+  size: number
+  /** first and last usable host addresses (network and broadcast excluded when len < 31) */
+  firstHost: number
+  lastHost: number
+  contains: (ip: string) => boolean
+}
+
+export function parseCidr (text: string): Cidr | undefined {
+  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(text)
+  if (m === null || !isIPv4(m[1]!)) return undefined
+  const prefixLen = Number(m[2])
+  if (prefixLen > 32) return undefined
+  const mask = prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0
+  const base = (ipToInt(m[1]!) & mask) >>> 0
+  const size = 2 ** (32 - prefixLen)
+  const firstHost = prefixLen >= 31 ? base : base + 1
+  const lastHost = prefixLen >= 31 ? base + size - 1 : base + size - 2
+  return {
+    text: `${intToIp(base)}/${prefixLen}`,
+    base,
+    prefixLen,
+    size,
+    firstHost,
+    lastHost,
+    contains: (ip: string) => isIPv4(ip) && ((ipToInt(ip) & mask) >>> 0) === base
+  }
+}
+
+/** A locally administered unicast MAC derived from an IPv4 address (Docker's scheme:
+ * 02:42 + the address), so the same address always gets the same MAC. */
+export function macFromIp (ip: string): string {
+  const n = ipToInt(ip)
+  const bytes = [0x02, 0x42, n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]
+  return bytes.map(b => b.toString(16).padStart(2, '0')).join(':')
+}
+
+/** A random-looking but stable locally administered MAC for any string. */
+export function macFromString (s: string): string {
+  const h = createHash('sha256').update(s).digest()
+  h[0] = (h[0]! & 0xfe) | 0x02
+  return [...h.subarray(0, 6)].map(b => b.toString(16).padStart(2, '0')).join(':')
+}

@@ -1,0 +1,247 @@
+/**
+ * The replicated cluster state of one agent: verified records in memory, persisted in
+ * LevelDB before anyone is told about them. Records come in two ways: `apply` for
+ * envelopes from the network (verified here), and `write` for this agent's own changes
+ * (signed here, then announced through the 'local' event for the mesh to publish).
+ * Holds no sockets; knows nothing of libp2p or the kernel.
+ */
+import { EventEmitter } from 'node:events'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Logger } from 'pino'
+import { openRecord, sealRecord, encodeBody, type OpenedRecord } from './codec.js'
+import { supersedes, bucketOf } from './merge.js'
+import type { DataStore } from './store.js'
+import { SYNC_BUCKETS, DEFAULT_TOMBSTONE_TTL_MS } from './constants.js'
+import type { RecordKindName, StateRecord, HostRecord, NetworkRecord, EndpointRecord, RangesRecord } from './types.js'
+import { MeshplaneError } from '../errors.js'
+
+export interface ClusterStateComponents {
+  store: DataStore
+  privateKey: PrivateKey
+  peerId: string
+  logger: Logger
+}
+
+export interface ClusterStateInit {
+  tombstoneTtlMs?: number
+}
+
+export interface RecordChange {
+  record: StateRecord
+  previous: StateRecord | undefined
+  /** written by this agent */
+  local: boolean
+}
+
+export interface ApplyResult {
+  accepted: number
+  updated: number
+  rejected: number
+}
+
+type BodyOf<K extends RecordKindName> =
+  K extends 'host' ? NonNullable<HostRecord['body']>
+    : K extends 'network' ? NonNullable<NetworkRecord['body']>
+      : K extends 'endpoint' ? NonNullable<EndpointRecord['body']>
+        : NonNullable<RangesRecord['body']>
+
+type RecordOf<K extends RecordKindName> = Extract<StateRecord, { kind: K }>
+
+export interface ClusterStateEvents {
+  change: [RecordChange]
+  local: [OpenedRecord]
+}
+
+/** A mutex as a promise chain: merges and persists one batch at a time, so a slow disk
+ * write can never let an older version overtake a newer one for the same id. */
+class Serial {
+  #tail: Promise<unknown> = Promise.resolve()
+  run<T> (fn: () => Promise<T>): Promise<T> {
+    const next = this.#tail.then(fn, fn)
+    this.#tail = next.catch(() => {})
+    return next
+  }
+}
+
+export class ClusterState extends EventEmitter<ClusterStateEvents> {
+  readonly #store: DataStore
+  readonly #privateKey: PrivateKey
+  readonly #log: Logger
+  readonly #tombstoneTtlMs: number
+  readonly #entries = new Map<string, OpenedRecord>()
+  readonly #buckets = new BigUint64Array(SYNC_BUCKETS)
+  readonly #serial = new Serial()
+  readonly peerId: string
+  #clock = 0n
+
+  constructor (components: ClusterStateComponents, init: ClusterStateInit = {}) {
+    super()
+    this.#store = components.store
+    this.#privateKey = components.privateKey
+    this.peerId = components.peerId
+    this.#log = components.logger.child({ component: 'state' })
+    this.#tombstoneTtlMs = init.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS
+  }
+
+  /** Loads what the data directory holds. Records were verified before they were stored. */
+  async load (): Promise<void> {
+    for await (const [, envelope] of this.#store.records.iterator()) {
+      try {
+        const opened = await openRecord(envelope)
+        this.#put(opened)
+      } catch (err) {
+        this.#log.warn({ err }, 'dropping an unreadable stored record')
+      }
+    }
+    const clock = await this.#store.getMeta<string>('clock')
+    if (clock !== undefined && BigInt(clock) > this.#clock) this.#clock = BigInt(clock)
+    this.#log.info({ records: this.#entries.size, clock: this.#clock.toString() }, 'state loaded')
+  }
+
+  get clock (): bigint { return this.#clock }
+  get size (): number { return this.#entries.size }
+
+  get (id: string): StateRecord | undefined {
+    return this.#entries.get(id)?.record
+  }
+
+  getEnvelope (id: string): OpenedRecord | undefined {
+    return this.#entries.get(id)
+  }
+
+  /** Live (non-deleted) records of one kind. */
+  list<K extends RecordKindName> (kind: K): Array<RecordOf<K> & { body: BodyOf<K> }> {
+    const out: Array<RecordOf<K> & { body: BodyOf<K> }> = []
+    for (const { record } of this.#entries.values()) {
+      if (record.kind === kind && !record.deleted) out.push(record as RecordOf<K> & { body: BodyOf<K> })
+    }
+    return out
+  }
+
+  countByKind (): Record<RecordKindName | 'tombstone', number> {
+    const counts = { host: 0, network: 0, endpoint: 0, ranges: 0, tombstone: 0 }
+    for (const { record } of this.#entries.values()) {
+      if (record.deleted) counts.tombstone++
+      else counts[record.kind]++
+    }
+    return counts
+  }
+
+  /** Envelopes from the network: verified, merged, persisted in one batch. Invalid ones
+   * are counted and skipped, never thrown: one bad record must not cost the good ones. */
+  async apply (envelopes: Uint8Array[]): Promise<ApplyResult> {
+    const opened: OpenedRecord[] = []
+    let rejected = 0
+    for (const envelope of envelopes) {
+      try {
+        opened.push(await openRecord(envelope))
+      } catch (err) {
+        rejected++
+        this.#log.debug({ err }, 'rejected a record')
+      }
+    }
+    const updated = await this.#serial.run(async () => await this.#mergeAndPersist(opened, false))
+    return { accepted: opened.length, updated, rejected }
+  }
+
+  /** Merges records that were already verified (the gossip validator opened them). */
+  async applyOpened (opened: OpenedRecord[]): Promise<number> {
+    return await this.#serial.run(async () => await this.#mergeAndPersist(opened, false))
+  }
+
+  /** Writes (or with body undefined, deletes) a record this agent owns or may write. */
+  async write<K extends RecordKindName> (kind: K, key: string, body: BodyOf<K> | undefined): Promise<OpenedRecord> {
+    return await this.#serial.run(async () => {
+      const current = this.#entries.get(`${kind}/${key}`)
+      const lamport = (current !== undefined && current.record.lamport > this.#clock ? current.record.lamport : this.#clock) + 1n
+      const deleted = body === undefined
+      const opened = await sealRecord(this.#privateKey, this.peerId, {
+        kind,
+        key,
+        lamport,
+        deleted,
+        deletedAtMs: deleted ? BigInt(Date.now()) : 0n,
+        body: deleted ? new Uint8Array(0) : encodeBody({ kind, body })
+      })
+      await this.#mergeAndPersist([opened], true)
+      this.emit('local', opened)
+      return opened
+    })
+  }
+
+  async #mergeAndPersist (opened: OpenedRecord[], local: boolean): Promise<number> {
+    const winners = new Map<string, OpenedRecord>()
+    for (const o of opened) {
+      const id = o.record.id
+      const best = winners.get(id) ?? this.#entries.get(id)
+      if (supersedes({ ...o.record, hash: o.hash }, best === undefined ? undefined : { ...best.record, hash: best.hash })) {
+        winners.set(id, o)
+      }
+    }
+    let maxLamport = this.#clock
+    for (const o of opened) if (o.record.lamport > maxLamport) maxLamport = o.record.lamport
+    if (winners.size === 0 && maxLamport === this.#clock) return 0
+
+    const batch = this.#store.db.batch()
+    for (const [id, o] of winners) batch.put(id, o.envelope, { sublevel: this.#store.records })
+    if (maxLamport !== this.#clock) batch.put('clock', maxLamport.toString(), { sublevel: this.#store.meta })
+    try {
+      await batch.write()
+    } catch (err) {
+      // Nothing changes in memory unless it is on disk: a full disk loses no state,
+      // and sync fetches the records again once writes work.
+      throw new MeshplaneError('E_INTERNAL', `cannot persist ${winners.size} records: ${(err as Error).message}`, { cause: err })
+    }
+    this.#clock = maxLamport
+    for (const o of winners.values()) {
+      const previous = this.#put(o)
+      this.emit('change', { record: o.record, previous, local })
+    }
+    return winners.size
+  }
+
+  #put (o: OpenedRecord): StateRecord | undefined {
+    const id = o.record.id
+    const previous = this.#entries.get(id)
+    const bucket = bucketOf(id, SYNC_BUCKETS)
+    if (previous !== undefined) this.#buckets[bucket]! ^= hashWord(previous.hash)
+    this.#buckets[bucket]! ^= hashWord(o.hash)
+    this.#entries.set(id, o)
+    if (o.record.lamport > this.#clock) this.#clock = o.record.lamport
+    return previous?.record
+  }
+
+  /** XOR of the entry hashes in each bucket: order-independent and updated in O(1). */
+  bucketHashes (): Array<Uint8Array<ArrayBuffer>> {
+    return Array.from(this.#buckets, h => {
+      const b = new Uint8Array(8)
+      new DataView(b.buffer).setBigUint64(0, h)
+      return b
+    })
+  }
+
+  entriesInBuckets (buckets: Set<number>): OpenedRecord[] {
+    const out: OpenedRecord[] = []
+    for (const [id, o] of this.#entries) if (buckets.has(bucketOf(id, SYNC_BUCKETS))) out.push(o)
+    return out
+  }
+
+  /** Forgets tombstones older than the TTL. Returns how many went. */
+  async reapTombstones (nowMs = Date.now()): Promise<number> {
+    return await this.#serial.run(async () => {
+      const expired = [...this.#entries.values()].filter(o =>
+        o.record.deleted && Number(o.record.deletedAtMs) + this.#tombstoneTtlMs < nowMs)
+      if (expired.length === 0) return 0
+      await this.#store.records.batch(expired.map(o => ({ type: 'del' as const, key: o.record.id })))
+      for (const o of expired) {
+        this.#entries.delete(o.record.id)
+        this.#buckets[bucketOf(o.record.id, SYNC_BUCKETS)]! ^= hashWord(o.hash)
+      }
+      return expired.length
+    })
+  }
+}
+
+function hashWord (hash: Uint8Array): bigint {
+  return new DataView(hash.buffer, hash.byteOffset, 8).getBigUint64(0)
+}

@@ -1,0 +1,180 @@
+/**
+ * Between wire bytes and StateRecord: decoding with limits, schema checks, signature and
+ * ownership verification. Everything that arrives from the network passes through
+ * `openRecord` before it can touch state; it throws E_INVALID_ARGUMENT, never anything else.
+ */
+import { createHash } from 'node:crypto'
+import { isIPv4, isIPv6 } from 'node:net'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+import {
+  SignedRecord, Record as WireRecord, RecordKind, HostBody, NetworkBody, EndpointBody, RangesBody, RECORD_SCHEMA_VERSION
+} from '@meshplane/proto'
+import { MeshplaneError } from '../errors.js'
+import { ownerOfKey, type RecordKindName, type StateRecord } from './types.js'
+import { MAX_RECORD_BYTES, MAX_KEY_LENGTH } from './constants.js'
+import { parseCidr } from '../net/addr.js'
+
+// Signatures are domain-separated so a record signature can never be replayed as some
+// other libp2p signature made with the same key (gossipsub, noise, identify).
+const SIGNATURE_DOMAIN = new TextEncoder().encode('meshplane-record:')
+
+const KIND_BY_NAME: Record<RecordKindName, RecordKind> = {
+  host: RecordKind.KIND_HOST,
+  network: RecordKind.KIND_NETWORK,
+  endpoint: RecordKind.KIND_ENDPOINT,
+  ranges: RecordKind.KIND_RANGES
+}
+
+function kindName (kind: RecordKind): RecordKindName | undefined {
+  switch (kind) {
+    case RecordKind.KIND_HOST: return 'host'
+    case RecordKind.KIND_NETWORK: return 'network'
+    case RecordKind.KIND_ENDPOINT: return 'endpoint'
+    case RecordKind.KIND_RANGES: return 'ranges'
+    default: return undefined
+  }
+}
+
+export interface OpenedRecord {
+  record: StateRecord
+  /** The exact envelope bytes, stored and forwarded as received. */
+  envelope: Uint8Array<ArrayBuffer>
+  /** Short hash of the envelope: the last tie-break between equal versions. */
+  hash: Uint8Array<ArrayBuffer>
+}
+
+const bad = (message: string, cause?: unknown): MeshplaneError =>
+  new MeshplaneError('E_INVALID_ARGUMENT', `invalid record: ${message}`, { cause })
+
+export function envelopeHash (envelope: Uint8Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(createHash('sha256').update(envelope).digest().subarray(0, 8))
+}
+
+function signedBytes (recordBytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(SIGNATURE_DOMAIN.length + recordBytes.length)
+  out.set(SIGNATURE_DOMAIN, 0)
+  out.set(recordBytes, SIGNATURE_DOMAIN.length)
+  return out
+}
+
+export interface RecordDraft {
+  kind: RecordKindName
+  key: string
+  lamport: bigint
+  deleted: boolean
+  deletedAtMs: bigint
+  body: Uint8Array<ArrayBuffer>
+}
+
+/** Encodes and signs a record written by this agent. */
+export async function sealRecord (privateKey: PrivateKey, writer: string, draft: RecordDraft): Promise<OpenedRecord> {
+  const recordBytes = WireRecord.encode({
+    kind: KIND_BY_NAME[draft.kind],
+    key: draft.key,
+    writer,
+    lamport: draft.lamport,
+    deleted: draft.deleted,
+    deletedAtMs: draft.deletedAtMs,
+    body: draft.body
+  })
+  const signature = new Uint8Array(await privateKey.sign(signedBytes(recordBytes)))
+  const envelope = SignedRecord.encode({ schema: RECORD_SCHEMA_VERSION, record: recordBytes, signature })
+  return openRecord(envelope)
+}
+
+/** Decodes, checks and verifies an envelope. Throws E_INVALID_ARGUMENT on anything wrong. */
+export async function openRecord (input: Uint8Array): Promise<OpenedRecord> {
+  const envelope = new Uint8Array(input)
+  if (envelope.byteLength > MAX_RECORD_BYTES) throw bad(`${envelope.byteLength} bytes, limit ${MAX_RECORD_BYTES}`)
+  let signed: SignedRecord
+  let raw: WireRecord
+  try {
+    signed = SignedRecord.decode(envelope)
+    raw = WireRecord.decode(signed.record)
+  } catch (err) {
+    throw bad('undecodable', err)
+  }
+  if (signed.schema !== RECORD_SCHEMA_VERSION) throw bad(`schema version ${signed.schema}, expected ${RECORD_SCHEMA_VERSION}`)
+  const kind = kindName(raw.kind)
+  if (kind === undefined) throw bad(`unknown kind ${raw.kind}`)
+  if (raw.key.length === 0 || raw.key.length > MAX_KEY_LENGTH) throw bad('key empty or too long')
+
+  let publicKey
+  try {
+    publicKey = peerIdFromString(raw.writer).publicKey
+  } catch (err) {
+    throw bad('writer is not a peer id', err)
+  }
+  if (publicKey === undefined) throw bad('writer peer id carries no public key')
+  const owner = ownerOfKey(kind, raw.key)
+  if (owner !== undefined && owner !== raw.writer) throw bad(`${kind} ${raw.key} is owned by ${owner}, signed by ${raw.writer}`)
+  if (!(await publicKey.verify(signedBytes(signed.record), signed.signature))) throw bad('bad signature')
+  if (raw.deleted && raw.body.byteLength > 0) throw bad('a tombstone has a body')
+
+  const base = {
+    id: `${kind}/${raw.key}`,
+    key: raw.key,
+    writer: raw.writer,
+    lamport: raw.lamport,
+    deleted: raw.deleted,
+    deletedAtMs: raw.deletedAtMs
+  }
+  const record = raw.deleted ? { ...base, kind, body: undefined } as StateRecord : decodeBody(kind, raw.key, raw.body, base)
+  return { record, envelope, hash: envelopeHash(envelope) }
+}
+
+function decodeBody (kind: RecordKindName, key: string, body: Uint8Array, base: Omit<StateRecord, 'kind' | 'body'>): StateRecord {
+  try {
+    switch (kind) {
+      case 'host': {
+        const b = HostBody.decode(body, { limits: { multiaddrs: 16 } })
+        if (!isIPv4(b.underlayIp)) throw bad(`host underlay address ${JSON.stringify(b.underlayIp)}`)
+        if (b.vxlanPort === 0 || b.vxlanPort > 65535) throw bad(`vxlan port ${b.vxlanPort}`)
+        return { ...base, kind, body: b }
+      }
+      case 'network': {
+        const b = NetworkBody.decode(body, { limits: { options: 32 } })
+        if (b.name !== key) throw bad(`network name ${b.name} does not match key ${key}`)
+        checkNetwork(b)
+        return { ...base, kind, body: b }
+      }
+      case 'endpoint': {
+        const b = EndpointBody.decode(body, { limits: { labels: 32 } })
+        const [, network, id] = key.split('/')
+        if (b.network !== network || b.id !== id) throw bad(`endpoint body does not match key ${key}`)
+        if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(b.mac)) throw bad(`endpoint MAC ${JSON.stringify(b.mac)}`)
+        if (b.ipv4 !== '' && !isIPv4(b.ipv4)) throw bad(`endpoint IPv4 ${JSON.stringify(b.ipv4)}`)
+        if (b.ipv6 !== '' && !isIPv6(b.ipv6)) throw bad(`endpoint IPv6 ${JSON.stringify(b.ipv6)}`)
+        return { ...base, kind, body: b }
+      }
+      case 'ranges': {
+        const b = RangesBody.decode(body, { limits: { ranges: 4096 } })
+        if (b.network !== key.split('/')[0]) throw bad(`ranges body does not match key ${key}`)
+        for (const r of b.ranges) if (!isIPv4(r.start) || !isIPv4(r.end)) throw bad('range bounds must be IPv4')
+        return { ...base, kind, body: b }
+      }
+    }
+  } catch (err) {
+    if (err instanceof MeshplaneError) throw err
+    throw bad(`${kind} body undecodable`, err)
+  }
+}
+
+export function checkNetwork (b: NetworkBody): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(b.name)) throw bad(`network name ${JSON.stringify(b.name)}`)
+  if (b.vni < 1 || b.vni > 0xffffff) throw bad(`VNI ${b.vni} outside 1..16777215`)
+  const cidr = parseCidr(b.subnet)
+  if (cidr === undefined) throw bad(`subnet ${JSON.stringify(b.subnet)}`)
+  if (b.gateway !== '' && !cidr.contains(b.gateway)) throw bad(`gateway ${b.gateway} outside ${b.subnet}`)
+  if (b.mtu !== 0 && (b.mtu < 576 || b.mtu > 9000)) throw bad(`MTU ${b.mtu} outside 576..9000`)
+}
+
+export function encodeBody (record: { kind: RecordKindName, body: unknown }): Uint8Array<ArrayBuffer> {
+  switch (record.kind) {
+    case 'host': return HostBody.encode(record.body as HostBody)
+    case 'network': return NetworkBody.encode(record.body as NetworkBody)
+    case 'endpoint': return EndpointBody.encode(record.body as EndpointBody)
+    case 'ranges': return RangesBody.encode(record.body as RangesBody)
+  }
+}

@@ -1,0 +1,13 @@
+/** One record is small (a host, a network, an endpoint, a range list); 16 KiB leaves room
+ * for a ranges record with thousands of fragments while keeping a hostile peer from making
+ * us store or forward megabytes per message. */
+export const MAX_RECORD_BYTES = 16 * 1024
+
+export const MAX_KEY_LENGTH = 256
+
+/** Buckets of the sync digest: 256 × 8-byte hashes = 2 KiB per periodic sync when in sync. */
+export const SYNC_BUCKETS = 256
+
+/** Tombstones live long enough that every host that was down or partitioned for less than
+ * this has seen them (serf keeps left members 24 h, NetworkDB reaps after 30 min). */
+export const DEFAULT_TOMBSTONE_TTL_MS = 24 * 60 * 60 * 1000

@@ -1,0 +1,2372 @@
+import { decodeMessage, encodeMessage, enumeration, MaxLengthError, MaxSizeError, message, streamMessage } from 'protons-runtime'
+import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
+import type { Codec, DecodeOptions } from 'protons-runtime'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export interface SignedRecord {
+  schema: number
+  record: Uint8Array<ArrayBuffer>
+  signature: Uint8Array<ArrayBuffer>
+}
+
+export namespace SignedRecord {
+  let _codec: Codec<SignedRecord>
+
+  export const codec = (): Codec<SignedRecord> => {
+    if (_codec == null) {
+      _codec = message<SignedRecord>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.schema != null && obj.schema !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.schema)
+        }
+
+        if ((obj.record != null && obj.record.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.record)
+        }
+
+        if ((obj.signature != null && obj.signature.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.signature)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          schema: 0,
+          record: uint8ArrayAlloc(0),
+          signature: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.schema = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.record = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.signature = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.schema`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.record`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.signature`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SignedRecordSchemaFieldEvent {
+    field: '$.schema'
+    value: number
+  }
+
+  export interface SignedRecordRecordFieldEvent {
+    field: '$.record'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SignedRecordSignatureFieldEvent {
+    field: '$.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<SignedRecord>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SignedRecord.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SignedRecord>): SignedRecord {
+    return decodeMessage(buf, SignedRecord.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SignedRecord>): Generator<SignedRecordSchemaFieldEvent | SignedRecordRecordFieldEvent | SignedRecordSignatureFieldEvent> {
+    return streamMessage(buf, SignedRecord.codec(), opts)
+  }
+}
+
+export enum RecordKind {
+  KIND_UNSPECIFIED = 'KIND_UNSPECIFIED',
+  KIND_HOST = 'KIND_HOST',
+  KIND_NETWORK = 'KIND_NETWORK',
+  KIND_ENDPOINT = 'KIND_ENDPOINT',
+  KIND_RANGES = 'KIND_RANGES'
+}
+
+enum __RecordKindValues {
+  KIND_UNSPECIFIED = 0,
+  KIND_HOST = 1,
+  KIND_NETWORK = 2,
+  KIND_ENDPOINT = 3,
+  KIND_RANGES = 4
+}
+
+export namespace RecordKind {
+  export const codec = (): Codec<RecordKind> => {
+    return enumeration<RecordKind>(__RecordKindValues)
+  }
+}
+
+export interface Record {
+  kind: RecordKind
+  key: string
+  writer: string
+  lamport: bigint
+  deleted: boolean
+  deletedAtMs: bigint
+  body: Uint8Array<ArrayBuffer>
+}
+
+export namespace Record {
+  let _codec: Codec<Record>
+
+  export const codec = (): Codec<Record> => {
+    if (_codec == null) {
+      _codec = message<Record>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.kind != null && __RecordKindValues[obj.kind] !== 0) {
+          w.uint32(8)
+          RecordKind.codec().encode(obj.kind, w)
+        }
+
+        if ((obj.key != null && obj.key !== '')) {
+          w.uint32(18)
+          w.string(obj.key)
+        }
+
+        if ((obj.writer != null && obj.writer !== '')) {
+          w.uint32(26)
+          w.string(obj.writer)
+        }
+
+        if ((obj.lamport != null && obj.lamport !== 0n)) {
+          w.uint32(32)
+          w.uint64(obj.lamport)
+        }
+
+        if ((obj.deleted != null && obj.deleted !== false)) {
+          w.uint32(40)
+          w.bool(obj.deleted)
+        }
+
+        if ((obj.deletedAtMs != null && obj.deletedAtMs !== 0n)) {
+          w.uint32(48)
+          w.uint64(obj.deletedAtMs)
+        }
+
+        if ((obj.body != null && obj.body.byteLength > 0)) {
+          w.uint32(58)
+          w.bytes(obj.body)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          kind: RecordKind.KIND_UNSPECIFIED,
+          key: '',
+          writer: '',
+          lamport: 0n,
+          deleted: false,
+          deletedAtMs: 0n,
+          body: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.kind = RecordKind.codec().decode(reader)
+              break
+            }
+            case 2: {
+              obj.key = reader.string()
+              break
+            }
+            case 3: {
+              obj.writer = reader.string()
+              break
+            }
+            case 4: {
+              obj.lamport = reader.uint64()
+              break
+            }
+            case 5: {
+              obj.deleted = reader.bool()
+              break
+            }
+            case 6: {
+              obj.deletedAtMs = reader.uint64()
+              break
+            }
+            case 7: {
+              obj.body = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.kind`,
+                value: RecordKind.codec().decode(reader)
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.key`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.writer`,
+                value: reader.string()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.lamport`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.deleted`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.deletedAtMs`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.body`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface RecordKindFieldEvent {
+    field: '$.kind'
+    value: RecordKind
+  }
+
+  export interface RecordKeyFieldEvent {
+    field: '$.key'
+    value: string
+  }
+
+  export interface RecordWriterFieldEvent {
+    field: '$.writer'
+    value: string
+  }
+
+  export interface RecordLamportFieldEvent {
+    field: '$.lamport'
+    value: bigint
+  }
+
+  export interface RecordDeletedFieldEvent {
+    field: '$.deleted'
+    value: boolean
+  }
+
+  export interface RecordDeletedAtMsFieldEvent {
+    field: '$.deletedAtMs'
+    value: bigint
+  }
+
+  export interface RecordBodyFieldEvent {
+    field: '$.body'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Record>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Record.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Record>): Record {
+    return decodeMessage(buf, Record.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Record>): Generator<RecordKindFieldEvent | RecordKeyFieldEvent | RecordWriterFieldEvent | RecordLamportFieldEvent | RecordDeletedFieldEvent | RecordDeletedAtMsFieldEvent | RecordBodyFieldEvent> {
+    return streamMessage(buf, Record.codec(), opts)
+  }
+}
+
+export interface HostBody {
+  underlayIp: string
+  vxlanPort: number
+  agentVersion: string
+  startedAtMs: bigint
+  incarnation: bigint
+  leaving: boolean
+  multiaddrs: string[]
+}
+
+export namespace HostBody {
+  let _codec: Codec<HostBody>
+
+  export const codec = (): Codec<HostBody> => {
+    if (_codec == null) {
+      _codec = message<HostBody>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.underlayIp != null && obj.underlayIp !== '')) {
+          w.uint32(10)
+          w.string(obj.underlayIp)
+        }
+
+        if ((obj.vxlanPort != null && obj.vxlanPort !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.vxlanPort)
+        }
+
+        if ((obj.agentVersion != null && obj.agentVersion !== '')) {
+          w.uint32(26)
+          w.string(obj.agentVersion)
+        }
+
+        if ((obj.startedAtMs != null && obj.startedAtMs !== 0n)) {
+          w.uint32(32)
+          w.uint64(obj.startedAtMs)
+        }
+
+        if ((obj.incarnation != null && obj.incarnation !== 0n)) {
+          w.uint32(40)
+          w.uint64(obj.incarnation)
+        }
+
+        if ((obj.leaving != null && obj.leaving !== false)) {
+          w.uint32(48)
+          w.bool(obj.leaving)
+        }
+
+        if (obj.multiaddrs != null && obj.multiaddrs.length > 0) {
+          for (const value of obj.multiaddrs) {
+            w.uint32(58)
+            w.string(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          underlayIp: '',
+          vxlanPort: 0,
+          agentVersion: '',
+          startedAtMs: 0n,
+          incarnation: 0n,
+          leaving: false,
+          multiaddrs: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.underlayIp = reader.string()
+              break
+            }
+            case 2: {
+              obj.vxlanPort = reader.uint32()
+              break
+            }
+            case 3: {
+              obj.agentVersion = reader.string()
+              break
+            }
+            case 4: {
+              obj.startedAtMs = reader.uint64()
+              break
+            }
+            case 5: {
+              obj.incarnation = reader.uint64()
+              break
+            }
+            case 6: {
+              obj.leaving = reader.bool()
+              break
+            }
+            case 7: {
+              if (opts.limits?.multiaddrs != null && obj.multiaddrs.length === opts.limits.multiaddrs) {
+                throw new MaxLengthError('Decode error - repeated field "multiaddrs" had too many elements')
+              }
+
+              obj.multiaddrs.push(reader.string())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          multiaddrs: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.underlayIp`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.vxlanPort`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.agentVersion`,
+                value: reader.string()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.startedAtMs`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.incarnation`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.leaving`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 7: {
+              if (opts.limits?.multiaddrs != null && obj.multiaddrs === opts.limits.multiaddrs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "multiaddrs" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.multiaddrs[]`,
+                index: obj.multiaddrs,
+                value: reader.string()
+              }
+
+              obj.multiaddrs++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface HostBodyUnderlayIpFieldEvent {
+    field: '$.underlayIp'
+    value: string
+  }
+
+  export interface HostBodyVxlanPortFieldEvent {
+    field: '$.vxlanPort'
+    value: number
+  }
+
+  export interface HostBodyAgentVersionFieldEvent {
+    field: '$.agentVersion'
+    value: string
+  }
+
+  export interface HostBodyStartedAtMsFieldEvent {
+    field: '$.startedAtMs'
+    value: bigint
+  }
+
+  export interface HostBodyIncarnationFieldEvent {
+    field: '$.incarnation'
+    value: bigint
+  }
+
+  export interface HostBodyLeavingFieldEvent {
+    field: '$.leaving'
+    value: boolean
+  }
+
+  export interface HostBodyMultiaddrsFieldEvent {
+    field: '$.multiaddrs[]'
+    index: number
+    value: string
+  }
+
+  export function encode (obj: Partial<HostBody>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, HostBody.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<HostBody>): HostBody {
+    return decodeMessage(buf, HostBody.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<HostBody>): Generator<HostBodyUnderlayIpFieldEvent | HostBodyVxlanPortFieldEvent | HostBodyAgentVersionFieldEvent | HostBodyStartedAtMsFieldEvent | HostBodyIncarnationFieldEvent | HostBodyLeavingFieldEvent | HostBodyMultiaddrsFieldEvent> {
+    return streamMessage(buf, HostBody.codec(), opts)
+  }
+}
+
+export interface NetworkBody {
+  name: string
+  vni: number
+  subnet: string
+  gateway: string
+  mtu: number
+  options: Map<string, string>
+  creator: string
+  createdAtMs: bigint
+}
+
+export namespace NetworkBody {
+  export interface NetworkBody$optionsEntry {
+    key: string
+    value: string
+  }
+
+  export namespace NetworkBody$optionsEntry {
+    let _codec: Codec<NetworkBody$optionsEntry>
+
+    export const codec = (): Codec<NetworkBody$optionsEntry> => {
+      if (_codec == null) {
+        _codec = message<NetworkBody$optionsEntry>((obj, w, opts = {}) => {
+          if (opts.lengthDelimited !== false) {
+            w.fork()
+          }
+
+          if ((obj.key != null && obj.key !== '')) {
+            w.uint32(10)
+            w.string(obj.key)
+          }
+
+          if ((obj.value != null && obj.value !== '')) {
+            w.uint32(18)
+            w.string(obj.value)
+          }
+
+          if (opts.lengthDelimited !== false) {
+            w.ldelim()
+          }
+        }, (reader, length, opts = {}) => {
+          const obj: any = {
+            key: '',
+            value: ''
+          }
+
+          const end = length == null ? reader.len : reader.pos + length
+
+          while (reader.pos < end) {
+            const tag = reader.uint32()
+
+            switch (tag >>> 3) {
+              case 1: {
+                obj.key = reader.string()
+                break
+              }
+              case 2: {
+                obj.value = reader.string()
+                break
+              }
+              default: {
+                reader.skipType(tag & 7)
+                break
+              }
+            }
+          }
+
+          return obj
+        }, function * (reader, length, prefix, opts = {}) {
+          const end = length == null ? reader.len : reader.pos + length
+
+          while (reader.pos < end) {
+            const tag = reader.uint32()
+
+            switch (tag >>> 3) {
+              case 1: {
+                yield {
+                  field: `${prefix}.key`,
+                  value: reader.string()
+                }
+                break
+              }
+              case 2: {
+                yield {
+                  field: `${prefix}.value`,
+                  value: reader.string()
+                }
+                break
+              }
+              default: {
+                reader.skipType(tag & 7)
+                break
+              }
+            }
+          }
+        })
+      }
+
+      return _codec
+    }
+
+    export interface NetworkBody$optionsEntryKeyFieldEvent {
+      field: '$.key'
+      value: string
+    }
+
+    export interface NetworkBody$optionsEntryValueFieldEvent {
+      field: '$.value'
+      value: string
+    }
+
+    export function encode (obj: Partial<NetworkBody$optionsEntry>): Uint8Array<ArrayBuffer> {
+      return encodeMessage(obj, NetworkBody$optionsEntry.codec())
+    }
+
+    export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NetworkBody$optionsEntry>): NetworkBody$optionsEntry {
+      return decodeMessage(buf, NetworkBody$optionsEntry.codec(), opts)
+    }
+
+    export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NetworkBody$optionsEntry>): Generator<NetworkBody$optionsEntryKeyFieldEvent | NetworkBody$optionsEntryValueFieldEvent> {
+      return streamMessage(buf, NetworkBody$optionsEntry.codec(), opts)
+    }
+  }
+
+  let _codec: Codec<NetworkBody>
+
+  export const codec = (): Codec<NetworkBody> => {
+    if (_codec == null) {
+      _codec = message<NetworkBody>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.name != null && obj.name !== '')) {
+          w.uint32(10)
+          w.string(obj.name)
+        }
+
+        if ((obj.vni != null && obj.vni !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.vni)
+        }
+
+        if ((obj.subnet != null && obj.subnet !== '')) {
+          w.uint32(26)
+          w.string(obj.subnet)
+        }
+
+        if ((obj.gateway != null && obj.gateway !== '')) {
+          w.uint32(34)
+          w.string(obj.gateway)
+        }
+
+        if ((obj.mtu != null && obj.mtu !== 0)) {
+          w.uint32(40)
+          w.uint32(obj.mtu)
+        }
+
+        if (obj.options != null && obj.options.size > 0) {
+          for (const [key, value] of obj.options.entries()) {
+            w.uint32(50)
+            NetworkBody.NetworkBody$optionsEntry.codec().encode({ key, value }, w)
+          }
+        }
+
+        if ((obj.creator != null && obj.creator !== '')) {
+          w.uint32(58)
+          w.string(obj.creator)
+        }
+
+        if ((obj.createdAtMs != null && obj.createdAtMs !== 0n)) {
+          w.uint32(64)
+          w.uint64(obj.createdAtMs)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          name: '',
+          vni: 0,
+          subnet: '',
+          gateway: '',
+          mtu: 0,
+          options: new Map<string, string>(),
+          creator: '',
+          createdAtMs: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.name = reader.string()
+              break
+            }
+            case 2: {
+              obj.vni = reader.uint32()
+              break
+            }
+            case 3: {
+              obj.subnet = reader.string()
+              break
+            }
+            case 4: {
+              obj.gateway = reader.string()
+              break
+            }
+            case 5: {
+              obj.mtu = reader.uint32()
+              break
+            }
+            case 6: {
+              if (opts.limits?.options != null && obj.options.size === opts.limits.options) {
+                throw new MaxSizeError('Decode error - map field "options" had too many elements')
+              }
+
+              const entry = NetworkBody.NetworkBody$optionsEntry.codec().decode(reader, reader.uint32(), {
+                limits: {
+                  value: opts.limits?.options$value
+                }
+              })
+              obj.options.set(entry.key, entry.value)
+              break
+            }
+            case 7: {
+              obj.creator = reader.string()
+              break
+            }
+            case 8: {
+              obj.createdAtMs = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          options: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.name`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.vni`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.subnet`,
+                value: reader.string()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.gateway`,
+                value: reader.string()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.mtu`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 6: {
+              if (opts.limits?.options != null && obj.options === opts.limits.options) {
+                throw new MaxLengthError('Decode error - map field "options" had too many elements')
+              }
+
+              yield * NetworkBody.NetworkBody$optionsEntry.codec().stream(reader, reader.uint32(), `${prefix}.options{}`, {
+                limits: {
+                  value: opts.limits?.options$value
+                }
+              })
+
+              obj.options++
+
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.creator`,
+                value: reader.string()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.createdAtMs`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface NetworkBodyNameFieldEvent {
+    field: '$.name'
+    value: string
+  }
+
+  export interface NetworkBodyVniFieldEvent {
+    field: '$.vni'
+    value: number
+  }
+
+  export interface NetworkBodySubnetFieldEvent {
+    field: '$.subnet'
+    value: string
+  }
+
+  export interface NetworkBodyGatewayFieldEvent {
+    field: '$.gateway'
+    value: string
+  }
+
+  export interface NetworkBodyMtuFieldEvent {
+    field: '$.mtu'
+    value: number
+  }
+
+  export interface NetworkBodyOptionsFieldEvent {
+    field: '$.options{}'
+    key: string
+    value: string
+  }
+
+  export interface NetworkBodyCreatorFieldEvent {
+    field: '$.creator'
+    value: string
+  }
+
+  export interface NetworkBodyCreatedAtMsFieldEvent {
+    field: '$.createdAtMs'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<NetworkBody>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, NetworkBody.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NetworkBody>): NetworkBody {
+    return decodeMessage(buf, NetworkBody.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NetworkBody>): Generator<NetworkBodyNameFieldEvent | NetworkBodyVniFieldEvent | NetworkBodySubnetFieldEvent | NetworkBodyGatewayFieldEvent | NetworkBodyMtuFieldEvent | NetworkBodyOptionsFieldEvent | NetworkBodyCreatorFieldEvent | NetworkBodyCreatedAtMsFieldEvent> {
+    return streamMessage(buf, NetworkBody.codec(), opts)
+  }
+}
+
+export interface EndpointBody {
+  network: string
+  id: string
+  mac: string
+  ipv4: string
+  ipv6: string
+  name: string
+  labels: Map<string, string>
+}
+
+export namespace EndpointBody {
+  export interface EndpointBody$labelsEntry {
+    key: string
+    value: string
+  }
+
+  export namespace EndpointBody$labelsEntry {
+    let _codec: Codec<EndpointBody$labelsEntry>
+
+    export const codec = (): Codec<EndpointBody$labelsEntry> => {
+      if (_codec == null) {
+        _codec = message<EndpointBody$labelsEntry>((obj, w, opts = {}) => {
+          if (opts.lengthDelimited !== false) {
+            w.fork()
+          }
+
+          if ((obj.key != null && obj.key !== '')) {
+            w.uint32(10)
+            w.string(obj.key)
+          }
+
+          if ((obj.value != null && obj.value !== '')) {
+            w.uint32(18)
+            w.string(obj.value)
+          }
+
+          if (opts.lengthDelimited !== false) {
+            w.ldelim()
+          }
+        }, (reader, length, opts = {}) => {
+          const obj: any = {
+            key: '',
+            value: ''
+          }
+
+          const end = length == null ? reader.len : reader.pos + length
+
+          while (reader.pos < end) {
+            const tag = reader.uint32()
+
+            switch (tag >>> 3) {
+              case 1: {
+                obj.key = reader.string()
+                break
+              }
+              case 2: {
+                obj.value = reader.string()
+                break
+              }
+              default: {
+                reader.skipType(tag & 7)
+                break
+              }
+            }
+          }
+
+          return obj
+        }, function * (reader, length, prefix, opts = {}) {
+          const end = length == null ? reader.len : reader.pos + length
+
+          while (reader.pos < end) {
+            const tag = reader.uint32()
+
+            switch (tag >>> 3) {
+              case 1: {
+                yield {
+                  field: `${prefix}.key`,
+                  value: reader.string()
+                }
+                break
+              }
+              case 2: {
+                yield {
+                  field: `${prefix}.value`,
+                  value: reader.string()
+                }
+                break
+              }
+              default: {
+                reader.skipType(tag & 7)
+                break
+              }
+            }
+          }
+        })
+      }
+
+      return _codec
+    }
+
+    export interface EndpointBody$labelsEntryKeyFieldEvent {
+      field: '$.key'
+      value: string
+    }
+
+    export interface EndpointBody$labelsEntryValueFieldEvent {
+      field: '$.value'
+      value: string
+    }
+
+    export function encode (obj: Partial<EndpointBody$labelsEntry>): Uint8Array<ArrayBuffer> {
+      return encodeMessage(obj, EndpointBody$labelsEntry.codec())
+    }
+
+    export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<EndpointBody$labelsEntry>): EndpointBody$labelsEntry {
+      return decodeMessage(buf, EndpointBody$labelsEntry.codec(), opts)
+    }
+
+    export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<EndpointBody$labelsEntry>): Generator<EndpointBody$labelsEntryKeyFieldEvent | EndpointBody$labelsEntryValueFieldEvent> {
+      return streamMessage(buf, EndpointBody$labelsEntry.codec(), opts)
+    }
+  }
+
+  let _codec: Codec<EndpointBody>
+
+  export const codec = (): Codec<EndpointBody> => {
+    if (_codec == null) {
+      _codec = message<EndpointBody>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.network != null && obj.network !== '')) {
+          w.uint32(10)
+          w.string(obj.network)
+        }
+
+        if ((obj.id != null && obj.id !== '')) {
+          w.uint32(18)
+          w.string(obj.id)
+        }
+
+        if ((obj.mac != null && obj.mac !== '')) {
+          w.uint32(26)
+          w.string(obj.mac)
+        }
+
+        if ((obj.ipv4 != null && obj.ipv4 !== '')) {
+          w.uint32(34)
+          w.string(obj.ipv4)
+        }
+
+        if ((obj.ipv6 != null && obj.ipv6 !== '')) {
+          w.uint32(42)
+          w.string(obj.ipv6)
+        }
+
+        if ((obj.name != null && obj.name !== '')) {
+          w.uint32(50)
+          w.string(obj.name)
+        }
+
+        if (obj.labels != null && obj.labels.size > 0) {
+          for (const [key, value] of obj.labels.entries()) {
+            w.uint32(58)
+            EndpointBody.EndpointBody$labelsEntry.codec().encode({ key, value }, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          network: '',
+          id: '',
+          mac: '',
+          ipv4: '',
+          ipv6: '',
+          name: '',
+          labels: new Map<string, string>()
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.network = reader.string()
+              break
+            }
+            case 2: {
+              obj.id = reader.string()
+              break
+            }
+            case 3: {
+              obj.mac = reader.string()
+              break
+            }
+            case 4: {
+              obj.ipv4 = reader.string()
+              break
+            }
+            case 5: {
+              obj.ipv6 = reader.string()
+              break
+            }
+            case 6: {
+              obj.name = reader.string()
+              break
+            }
+            case 7: {
+              if (opts.limits?.labels != null && obj.labels.size === opts.limits.labels) {
+                throw new MaxSizeError('Decode error - map field "labels" had too many elements')
+              }
+
+              const entry = EndpointBody.EndpointBody$labelsEntry.codec().decode(reader, reader.uint32(), {
+                limits: {
+                  value: opts.limits?.labels$value
+                }
+              })
+              obj.labels.set(entry.key, entry.value)
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          labels: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.network`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.id`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.mac`,
+                value: reader.string()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.ipv4`,
+                value: reader.string()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.ipv6`,
+                value: reader.string()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.name`,
+                value: reader.string()
+              }
+              break
+            }
+            case 7: {
+              if (opts.limits?.labels != null && obj.labels === opts.limits.labels) {
+                throw new MaxLengthError('Decode error - map field "labels" had too many elements')
+              }
+
+              yield * EndpointBody.EndpointBody$labelsEntry.codec().stream(reader, reader.uint32(), `${prefix}.labels{}`, {
+                limits: {
+                  value: opts.limits?.labels$value
+                }
+              })
+
+              obj.labels++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface EndpointBodyNetworkFieldEvent {
+    field: '$.network'
+    value: string
+  }
+
+  export interface EndpointBodyIdFieldEvent {
+    field: '$.id'
+    value: string
+  }
+
+  export interface EndpointBodyMacFieldEvent {
+    field: '$.mac'
+    value: string
+  }
+
+  export interface EndpointBodyIpv4FieldEvent {
+    field: '$.ipv4'
+    value: string
+  }
+
+  export interface EndpointBodyIpv6FieldEvent {
+    field: '$.ipv6'
+    value: string
+  }
+
+  export interface EndpointBodyNameFieldEvent {
+    field: '$.name'
+    value: string
+  }
+
+  export interface EndpointBodyLabelsFieldEvent {
+    field: '$.labels{}'
+    key: string
+    value: string
+  }
+
+  export function encode (obj: Partial<EndpointBody>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, EndpointBody.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<EndpointBody>): EndpointBody {
+    return decodeMessage(buf, EndpointBody.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<EndpointBody>): Generator<EndpointBodyNetworkFieldEvent | EndpointBodyIdFieldEvent | EndpointBodyMacFieldEvent | EndpointBodyIpv4FieldEvent | EndpointBodyIpv6FieldEvent | EndpointBodyNameFieldEvent | EndpointBodyLabelsFieldEvent> {
+    return streamMessage(buf, EndpointBody.codec(), opts)
+  }
+}
+
+export interface AddressRange {
+  start: string
+  end: string
+}
+
+export namespace AddressRange {
+  let _codec: Codec<AddressRange>
+
+  export const codec = (): Codec<AddressRange> => {
+    if (_codec == null) {
+      _codec = message<AddressRange>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.start != null && obj.start !== '')) {
+          w.uint32(10)
+          w.string(obj.start)
+        }
+
+        if ((obj.end != null && obj.end !== '')) {
+          w.uint32(18)
+          w.string(obj.end)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          start: '',
+          end: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.start = reader.string()
+              break
+            }
+            case 2: {
+              obj.end = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.start`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.end`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface AddressRangeStartFieldEvent {
+    field: '$.start'
+    value: string
+  }
+
+  export interface AddressRangeEndFieldEvent {
+    field: '$.end'
+    value: string
+  }
+
+  export function encode (obj: Partial<AddressRange>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, AddressRange.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AddressRange>): AddressRange {
+    return decodeMessage(buf, AddressRange.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AddressRange>): Generator<AddressRangeStartFieldEvent | AddressRangeEndFieldEvent> {
+    return streamMessage(buf, AddressRange.codec(), opts)
+  }
+}
+
+export interface RangesBody {
+  network: string
+  ranges: AddressRange[]
+}
+
+export namespace RangesBody {
+  let _codec: Codec<RangesBody>
+
+  export const codec = (): Codec<RangesBody> => {
+    if (_codec == null) {
+      _codec = message<RangesBody>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.network != null && obj.network !== '')) {
+          w.uint32(10)
+          w.string(obj.network)
+        }
+
+        if (obj.ranges != null && obj.ranges.length > 0) {
+          for (const value of obj.ranges) {
+            w.uint32(18)
+            AddressRange.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          network: '',
+          ranges: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.network = reader.string()
+              break
+            }
+            case 2: {
+              if (opts.limits?.ranges != null && obj.ranges.length === opts.limits.ranges) {
+                throw new MaxLengthError('Decode error - repeated field "ranges" had too many elements')
+              }
+
+              obj.ranges.push(AddressRange.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.ranges$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          ranges: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.network`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              if (opts.limits?.ranges != null && obj.ranges === opts.limits.ranges) {
+                throw new MaxLengthError('Streaming decode error - repeated field "ranges" had too many elements')
+              }
+
+              for (const evt of AddressRange.codec().stream(reader, reader.uint32(), `${prefix}.ranges[]`, {
+                limits: opts.limits?.ranges$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.ranges
+                }
+              }
+
+              obj.ranges++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface RangesBodyNetworkFieldEvent {
+    field: '$.network'
+    value: string
+  }
+
+  export interface RangesBodyRangesStartFieldEvent {
+    field: '$.ranges[].start'
+    value: string
+    index: number
+  }
+
+  export interface RangesBodyRangesEndFieldEvent {
+    field: '$.ranges[].end'
+    value: string
+    index: number
+  }
+
+  export function encode (obj: Partial<RangesBody>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, RangesBody.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RangesBody>): RangesBody {
+    return decodeMessage(buf, RangesBody.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RangesBody>): Generator<RangesBodyNetworkFieldEvent | RangesBodyRangesStartFieldEvent | RangesBodyRangesEndFieldEvent> {
+    return streamMessage(buf, RangesBody.codec(), opts)
+  }
+}
+
+export interface Heartbeat {
+  incarnation: bigint
+  counter: bigint
+  leaving: boolean
+}
+
+export namespace Heartbeat {
+  let _codec: Codec<Heartbeat>
+
+  export const codec = (): Codec<Heartbeat> => {
+    if (_codec == null) {
+      _codec = message<Heartbeat>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.incarnation != null && obj.incarnation !== 0n)) {
+          w.uint32(8)
+          w.uint64(obj.incarnation)
+        }
+
+        if ((obj.counter != null && obj.counter !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.counter)
+        }
+
+        if ((obj.leaving != null && obj.leaving !== false)) {
+          w.uint32(24)
+          w.bool(obj.leaving)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          incarnation: 0n,
+          counter: 0n,
+          leaving: false
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.incarnation = reader.uint64()
+              break
+            }
+            case 2: {
+              obj.counter = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.leaving = reader.bool()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.incarnation`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.counter`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.leaving`,
+                value: reader.bool()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface HeartbeatIncarnationFieldEvent {
+    field: '$.incarnation'
+    value: bigint
+  }
+
+  export interface HeartbeatCounterFieldEvent {
+    field: '$.counter'
+    value: bigint
+  }
+
+  export interface HeartbeatLeavingFieldEvent {
+    field: '$.leaving'
+    value: boolean
+  }
+
+  export function encode (obj: Partial<Heartbeat>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Heartbeat.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Heartbeat {
+    return decodeMessage(buf, Heartbeat.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatIncarnationFieldEvent | HeartbeatCounterFieldEvent | HeartbeatLeavingFieldEvent> {
+    return streamMessage(buf, Heartbeat.codec(), opts)
+  }
+}
+
+export interface SyncHello {
+  bucketHashes: Uint8Array<ArrayBuffer>[]
+}
+
+export namespace SyncHello {
+  let _codec: Codec<SyncHello>
+
+  export const codec = (): Codec<SyncHello> => {
+    if (_codec == null) {
+      _codec = message<SyncHello>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.bucketHashes != null && obj.bucketHashes.length > 0) {
+          for (const value of obj.bucketHashes) {
+            w.uint32(10)
+            w.bytes(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          bucketHashes: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.bucketHashes != null && obj.bucketHashes.length === opts.limits.bucketHashes) {
+                throw new MaxLengthError('Decode error - repeated field "bucketHashes" had too many elements')
+              }
+
+              obj.bucketHashes.push(reader.bytes())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          bucketHashes: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.bucketHashes != null && obj.bucketHashes === opts.limits.bucketHashes) {
+                throw new MaxLengthError('Streaming decode error - repeated field "bucketHashes" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.bucketHashes[]`,
+                index: obj.bucketHashes,
+                value: reader.bytes()
+              }
+
+              obj.bucketHashes++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncHelloBucketHashesFieldEvent {
+    field: '$.bucketHashes[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<SyncHello>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncHello.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncHello>): SyncHello {
+    return decodeMessage(buf, SyncHello.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncHello>): Generator<SyncHelloBucketHashesFieldEvent> {
+    return streamMessage(buf, SyncHello.codec(), opts)
+  }
+}
+
+export interface DigestEntry {
+  id: string
+  lamport: bigint
+  writer: string
+  hash: Uint8Array<ArrayBuffer>
+}
+
+export namespace DigestEntry {
+  let _codec: Codec<DigestEntry>
+
+  export const codec = (): Codec<DigestEntry> => {
+    if (_codec == null) {
+      _codec = message<DigestEntry>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.id != null && obj.id !== '')) {
+          w.uint32(10)
+          w.string(obj.id)
+        }
+
+        if ((obj.lamport != null && obj.lamport !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.lamport)
+        }
+
+        if ((obj.writer != null && obj.writer !== '')) {
+          w.uint32(26)
+          w.string(obj.writer)
+        }
+
+        if ((obj.hash != null && obj.hash.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.hash)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          id: '',
+          lamport: 0n,
+          writer: '',
+          hash: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.id = reader.string()
+              break
+            }
+            case 2: {
+              obj.lamport = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.writer = reader.string()
+              break
+            }
+            case 4: {
+              obj.hash = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.id`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.lamport`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.writer`,
+                value: reader.string()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.hash`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface DigestEntryIdFieldEvent {
+    field: '$.id'
+    value: string
+  }
+
+  export interface DigestEntryLamportFieldEvent {
+    field: '$.lamport'
+    value: bigint
+  }
+
+  export interface DigestEntryWriterFieldEvent {
+    field: '$.writer'
+    value: string
+  }
+
+  export interface DigestEntryHashFieldEvent {
+    field: '$.hash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<DigestEntry>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, DigestEntry.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DigestEntry>): DigestEntry {
+    return decodeMessage(buf, DigestEntry.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DigestEntry>): Generator<DigestEntryIdFieldEvent | DigestEntryLamportFieldEvent | DigestEntryWriterFieldEvent | DigestEntryHashFieldEvent> {
+    return streamMessage(buf, DigestEntry.codec(), opts)
+  }
+}
+
+export interface SyncDigest {
+  buckets: number[]
+  entries: DigestEntry[]
+}
+
+export namespace SyncDigest {
+  let _codec: Codec<SyncDigest>
+
+  export const codec = (): Codec<SyncDigest> => {
+    if (_codec == null) {
+      _codec = message<SyncDigest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.buckets != null && obj.buckets.length > 0) {
+          for (const value of obj.buckets) {
+            w.uint32(8)
+            w.uint32(value)
+          }
+        }
+
+        if (obj.entries != null && obj.entries.length > 0) {
+          for (const value of obj.entries) {
+            w.uint32(18)
+            DigestEntry.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          buckets: [],
+          entries: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.buckets != null && obj.buckets.length === opts.limits.buckets) {
+                throw new MaxLengthError('Decode error - repeated field "buckets" had too many elements')
+              }
+
+              obj.buckets.push(reader.uint32())
+              break
+            }
+            case 2: {
+              if (opts.limits?.entries != null && obj.entries.length === opts.limits.entries) {
+                throw new MaxLengthError('Decode error - repeated field "entries" had too many elements')
+              }
+
+              obj.entries.push(DigestEntry.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.entries$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          buckets: 0,
+          entries: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.buckets != null && obj.buckets === opts.limits.buckets) {
+                throw new MaxLengthError('Streaming decode error - repeated field "buckets" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.buckets[]`,
+                index: obj.buckets,
+                value: reader.uint32()
+              }
+
+              obj.buckets++
+
+              break
+            }
+            case 2: {
+              if (opts.limits?.entries != null && obj.entries === opts.limits.entries) {
+                throw new MaxLengthError('Streaming decode error - repeated field "entries" had too many elements')
+              }
+
+              for (const evt of DigestEntry.codec().stream(reader, reader.uint32(), `${prefix}.entries[]`, {
+                limits: opts.limits?.entries$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.entries
+                }
+              }
+
+              obj.entries++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncDigestBucketsFieldEvent {
+    field: '$.buckets[]'
+    index: number
+    value: number
+  }
+
+  export interface SyncDigestEntriesIdFieldEvent {
+    field: '$.entries[].id'
+    value: string
+    index: number
+  }
+
+  export interface SyncDigestEntriesLamportFieldEvent {
+    field: '$.entries[].lamport'
+    value: bigint
+    index: number
+  }
+
+  export interface SyncDigestEntriesWriterFieldEvent {
+    field: '$.entries[].writer'
+    value: string
+    index: number
+  }
+
+  export interface SyncDigestEntriesHashFieldEvent {
+    field: '$.entries[].hash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export function encode (obj: Partial<SyncDigest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncDigest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncDigest>): SyncDigest {
+    return decodeMessage(buf, SyncDigest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncDigest>): Generator<SyncDigestBucketsFieldEvent | SyncDigestEntriesIdFieldEvent | SyncDigestEntriesLamportFieldEvent | SyncDigestEntriesWriterFieldEvent | SyncDigestEntriesHashFieldEvent> {
+    return streamMessage(buf, SyncDigest.codec(), opts)
+  }
+}
+
+export interface SyncRecords {
+  records: SignedRecord[]
+  want: string[]
+}
+
+export namespace SyncRecords {
+  let _codec: Codec<SyncRecords>
+
+  export const codec = (): Codec<SyncRecords> => {
+    if (_codec == null) {
+      _codec = message<SyncRecords>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.records != null && obj.records.length > 0) {
+          for (const value of obj.records) {
+            w.uint32(10)
+            SignedRecord.codec().encode(value, w)
+          }
+        }
+
+        if (obj.want != null && obj.want.length > 0) {
+          for (const value of obj.want) {
+            w.uint32(18)
+            w.string(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          records: [],
+          want: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.records != null && obj.records.length === opts.limits.records) {
+                throw new MaxLengthError('Decode error - repeated field "records" had too many elements')
+              }
+
+              obj.records.push(SignedRecord.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.records$
+              }))
+              break
+            }
+            case 2: {
+              if (opts.limits?.want != null && obj.want.length === opts.limits.want) {
+                throw new MaxLengthError('Decode error - repeated field "want" had too many elements')
+              }
+
+              obj.want.push(reader.string())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          records: 0,
+          want: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.records != null && obj.records === opts.limits.records) {
+                throw new MaxLengthError('Streaming decode error - repeated field "records" had too many elements')
+              }
+
+              for (const evt of SignedRecord.codec().stream(reader, reader.uint32(), `${prefix}.records[]`, {
+                limits: opts.limits?.records$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.records
+                }
+              }
+
+              obj.records++
+
+              break
+            }
+            case 2: {
+              if (opts.limits?.want != null && obj.want === opts.limits.want) {
+                throw new MaxLengthError('Streaming decode error - repeated field "want" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.want[]`,
+                index: obj.want,
+                value: reader.string()
+              }
+
+              obj.want++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncRecordsRecordsSchemaFieldEvent {
+    field: '$.records[].schema'
+    value: number
+    index: number
+  }
+
+  export interface SyncRecordsRecordsRecordFieldEvent {
+    field: '$.records[].record'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncRecordsRecordsSignatureFieldEvent {
+    field: '$.records[].signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncRecordsWantFieldEvent {
+    field: '$.want[]'
+    index: number
+    value: string
+  }
+
+  export function encode (obj: Partial<SyncRecords>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncRecords.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncRecords>): SyncRecords {
+    return decodeMessage(buf, SyncRecords.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncRecords>): Generator<SyncRecordsRecordsSchemaFieldEvent | SyncRecordsRecordsRecordFieldEvent | SyncRecordsRecordsSignatureFieldEvent | SyncRecordsWantFieldEvent> {
+    return streamMessage(buf, SyncRecords.codec(), opts)
+  }
+}

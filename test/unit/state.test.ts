@@ -1,0 +1,141 @@
+import test from 'ava'
+import fc from 'fast-check'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+import { SignedRecord, Record as WireRecord, RecordKind, NetworkBody, RECORD_SCHEMA_VERSION } from '@meshplane/proto'
+import { ClusterState, DataStore, openRecord, sealRecord, type OpenedRecord } from '@meshplane/agent/state/index.js'
+
+const logger = pino({ level: 'silent' })
+
+interface Writer { key: PrivateKey, id: string }
+async function writer (): Promise<Writer> {
+  const key = await generateKeyPair('Ed25519')
+  return { key, id: peerIdFromPrivateKey(key).toString() }
+}
+
+function networkBody (name: string, vni: number): Uint8Array<ArrayBuffer> {
+  return NetworkBody.encode({ name, vni, subnet: '10.240.0.0/16', gateway: '10.240.0.1', mtu: 0, options: new Map(), creator: '', createdAtMs: 0n })
+}
+
+async function replica (t: { teardown: (fn: () => Promise<void>) => void }, w: Writer): Promise<ClusterState> {
+  const dir = await mkdtemp(join(tmpdir(), 'mp-state-'))
+  const store = await DataStore.open(dir)
+  t.teardown(async () => { await store.close(); await rm(dir, { recursive: true, force: true }) })
+  const state = new ClusterState({ store, privateKey: w.key, peerId: w.id, logger })
+  await state.load()
+  return state
+}
+
+function snapshot (s: ClusterState): string {
+  return JSON.stringify({
+    buckets: s.bucketHashes().map(b => Buffer.from(b).toString('hex')),
+    entries: s.entriesInBuckets(new Set(Array.from({ length: 256 }, (_, i) => i)))
+      .map(o => `${o.record.id}@${o.record.lamport}:${o.record.writer}:${Buffer.from(o.hash).toString('hex')}`).sort()
+  })
+}
+
+test('merge is commutative, associative and idempotent: replicas fed the same records in any order agree', async t => {
+  const writers = await Promise.all([writer(), writer(), writer()])
+  // A pool of envelopes: 3 writers × a few network names × several versions, tombstones too,
+  // including equal lamports from different writers (the tie-break path).
+  const pool: OpenedRecord[] = []
+  for (const [wi, w] of writers.entries()) {
+    for (const name of ['a', 'b', 'c']) {
+      for (const lamport of [1n, 2n, 5n]) {
+        const deleted = lamport === 5n && wi === 1
+        pool.push(await sealRecord(w.key, w.id, {
+          kind: 'network', key: name, lamport, deleted, deletedAtMs: deleted ? 1n : 0n,
+          body: deleted ? new Uint8Array(0) : networkBody(name, 100 + wi)
+        }))
+      }
+    }
+  }
+  const reference = await replica(t, writers[0]!)
+  await reference.apply(pool.map(o => o.envelope))
+  const expected = snapshot(reference)
+
+  // every envelope at least once, plus random duplicates, in a random order and batching
+  const deliveries = fc.array(fc.nat(pool.length - 1), { maxLength: pool.length * 2 }).chain(dups => {
+    const all = [...pool.keys(), ...dups]
+    return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length })
+  })
+  await fc.assert(fc.asyncProperty(deliveries, fc.integer({ min: 1, max: 7 }), async (order, batch) => {
+      const r = await replica(t, writers[2]!)
+      for (let i = 0; i < order.length; i += batch) await r.apply(order.slice(i, i + batch).map(j => pool[j]!.envelope))
+      return snapshot(r) === expected
+    }), { numRuns: 25 })
+  t.pass()
+})
+
+test('a newer write wins everywhere; a tombstone hides the record but is kept', async t => {
+  const [a, b] = await Promise.all([writer(), writer()])
+  const ra = await replica(t, a)
+  const rb = await replica(t, b)
+  const first = await ra.write('network', 'blue', NetworkBody.decode(networkBody('blue', 7)))
+  await rb.apply([first.envelope])
+  const del = await rb.write('network', 'blue', undefined)
+  t.true(del.record.lamport > first.record.lamport, 'a write after seeing a record gets a higher version')
+  await ra.apply([del.envelope])
+  t.is(ra.list('network').length, 0)
+  t.true(ra.get('network/blue')?.deleted)
+  t.is(snapshot(ra), snapshot(rb))
+  t.is(await ra.reapTombstones(Date.now() + 25 * 3600 * 1000), 1)
+  t.is(ra.get('network/blue'), undefined)
+})
+
+test('records persist: a reopened state holds the same records and clock', async t => {
+  const a = await writer()
+  const dir = await mkdtemp(join(tmpdir(), 'mp-state-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  let store = await DataStore.open(dir)
+  let s = new ClusterState({ store, privateKey: a.key, peerId: a.id, logger })
+  await s.load()
+  await s.write('network', 'x', NetworkBody.decode(networkBody('x', 9)))
+  const before = snapshot(s)
+  const clock = s.clock
+  await store.close()
+  store = await DataStore.open(dir)
+  s = new ClusterState({ store, privateKey: a.key, peerId: a.id, logger })
+  await s.load()
+  t.is(snapshot(s), before)
+  t.is(s.clock, clock)
+  await store.close()
+})
+
+test('openRecord rejects garbage, forgeries, foreign ownership and bad bodies with E_INVALID_ARGUMENT', async t => {
+  const [a, b] = await Promise.all([writer(), writer()])
+  const rejects = async (bytes: Uint8Array, msg: RegExp): Promise<void> => {
+    const err = await t.throwsAsync(openRecord(bytes))
+    t.is((err as { code?: string }).code, 'E_INVALID_ARGUMENT')
+    t.regex(err!.message, msg)
+  }
+  await rejects(new Uint8Array([0xff, 0xff, 0xff, 0x01]), /undecodable/)
+  await rejects(new Uint8Array(20_000), /limit/)
+  // b signs a host record keyed by a's peer id: ownership violation
+  const forged = await sealRecordUnchecked(b, { kind: RecordKind.KIND_HOST, key: a.id })
+  await rejects(forged, /owned by/)
+  // a valid record whose body is tampered with after signing
+  const good = await sealRecord(a.key, a.id, { kind: 'network', key: 'n', lamport: 1n, deleted: false, deletedAtMs: 0n, body: networkBody('n', 5) })
+  const env = SignedRecord.decode(good.envelope)
+  const rec = WireRecord.decode(env.record)
+  rec.lamport = 99n
+  await rejects(SignedRecord.encode({ ...env, record: WireRecord.encode(rec) }), /bad signature/)
+  await rejects(SignedRecord.encode({ ...env, schema: 42 }), /schema version/)
+  // a body that does not match its key
+  const mismatch = await sealRecord(a.key, a.id, { kind: 'network', key: 'other', lamport: 1n, deleted: false, deletedAtMs: 0n, body: networkBody('n', 5) })
+    .catch((e: Error) => e)
+  t.true(mismatch instanceof Error && /does not match/.test(mismatch.message))
+})
+
+/** Signs whatever it is given, bypassing the local checks, as a hostile peer would. */
+async function sealRecordUnchecked (w: Writer, r: { kind: RecordKind, key: string }): Promise<Uint8Array> {
+  const record = WireRecord.encode({ kind: r.kind, key: r.key, writer: w.id, lamport: 1n, deleted: false, deletedAtMs: 0n, body: new Uint8Array(0) })
+  const domain = new TextEncoder().encode('meshplane-record:')
+  const signature = await w.key.sign(new Uint8Array([...domain, ...record]))
+  return SignedRecord.encode({ schema: RECORD_SCHEMA_VERSION, record, signature: new Uint8Array(signature) })
+}
