@@ -1,0 +1,80 @@
+/**
+ * Runs one dataplane "on a host": started by the netns test as
+ *   nsenter --net=/run/netns/<host> <node> dataplane-driver.js '<json DriverConfig>'
+ * so its netlink sockets see that host's kernel. It starts the dataplane, hands it the
+ * input, reconciles, attaches the container, then prints one JSON line
+ * {"event":"ready",...} on stdout and keeps running (periodic resync, events) until
+ * SIGTERM, when it stops the dataplane and prints {"event":"stopped"}.
+ * Logs (pino) go to stderr.
+ */
+import { pino } from 'pino'
+import { createDataplane } from '../../packages/agent/src/dataplane/index.js'
+import type { AttachOptions, DataplaneInput } from '../../packages/agent/src/dataplane/index.js'
+import type { EndpointBody, NetworkBody } from '../../packages/agent/src/state/types.js'
+
+export interface DriverNetwork { name: string, vni: number, subnet: string, gateway: string, mtu: number }
+export interface DriverEndpoint { network: string, id: string, mac: string, ipv4: string, host: string }
+
+export interface DriverConfig {
+  self: DataplaneInput['self']
+  networks: DriverNetwork[]
+  endpoints: DriverEndpoint[]
+  hosts: Array<[string, { underlayIp: string, vxlanPort: number }]>
+  attach?: Omit<AttachOptions, 'network'> & { network: string }
+  resyncIntervalMs: number
+}
+
+export function toNetworkBody (network: DriverNetwork): NetworkBody {
+  return { ...network, options: new Map(), creator: '', createdAtMs: 0n }
+}
+
+export function toEndpointBody (endpoint: DriverEndpoint): EndpointBody & { host: string } {
+  return { ...endpoint, ipv6: '', name: endpoint.id, labels: new Map() }
+}
+
+function emit (event: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`)
+}
+
+async function main (): Promise<void> {
+  const raw = process.argv[2]
+  if (raw === undefined) throw new Error('usage: dataplane-driver.js <json>')
+  const config = JSON.parse(raw) as DriverConfig
+  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { agent: config.self.peerId } }, pino.destination(2))
+  const dataplane = createDataplane({ logger }, { resyncIntervalMs: config.resyncIntervalMs })
+
+  let stopping = false
+  process.on('SIGTERM', () => {
+    if (stopping) return
+    stopping = true
+    dataplane.stop().then(() => {
+      emit({ event: 'stopped' })
+      process.exit(0)
+    }, err => {
+      process.stderr.write(`stop failed: ${String(err)}\n`)
+      process.exit(1)
+    })
+  })
+
+  const networks = config.networks.map(toNetworkBody)
+  await dataplane.start()
+  dataplane.update({
+    self: config.self,
+    networks,
+    endpoints: config.endpoints.map(toEndpointBody),
+    hosts: new Map(config.hosts)
+  })
+  const first = await dataplane.reconcileNow()
+  let attach
+  if (config.attach !== undefined) {
+    const network = networks.find(n => n.name === config.attach?.network)
+    if (network === undefined) throw new Error(`unknown network ${config.attach.network}`)
+    attach = await dataplane.attach({ ...config.attach, network })
+  }
+  emit({ event: 'ready', first, attach, status: dataplane.status() })
+}
+
+main().catch(err => {
+  process.stderr.write(`driver failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.exit(1)
+})
