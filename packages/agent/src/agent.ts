@@ -13,6 +13,8 @@ import { ClusterState, DataStore, type HostBody } from './state/index.js'
 import { Mesh } from './mesh/index.js'
 import { Liveness } from './liveness/index.js'
 import { Networks, networkToJson } from './control/networks.js'
+import { Endpoints } from './control/endpoints.js'
+import { createDataplane, type Dataplane, type DataplaneInput, type DataplaneHost } from './dataplane/index.js'
 import { buildApiApp } from './api/app.js'
 import { listenOnSocket } from './api/server.js'
 import type { AgentView, AttachRequest, DetachRequest } from './api/view.js'
@@ -31,6 +33,10 @@ export class Agent implements AgentView {
   #mesh!: Mesh
   #liveness!: Liveness
   #networksControl!: Networks
+  #endpointsControl!: Endpoints
+  #dataplane!: Dataplane
+  #underlayMtu = 1500
+  #dataplaneUpdateQueued = false
   #api: FastifyInstance | undefined
   #privateKey!: PrivateKey
   #peerId = ''
@@ -62,6 +68,18 @@ export class Agent implements AgentView {
     await this.#state.load()
     this.#networksControl = new Networks({ state: this.#state })
 
+    // The kernel is reconciled from the stored state before anything else happens, so a
+    // restarted agent adopts what it left (see #dataplaneInput for the startup grace).
+    this.#dataplane = createDataplane({ logger: log }, { resyncIntervalMs: cfg['resync-interval-ms'] })
+    await this.#dataplane.start()
+    this.#endpointsControl = new Endpoints({
+      state: this.#state,
+      store: this.#store,
+      networks: this.#networksControl,
+      dataplane: this.#dataplane,
+      underlayMtu: () => this.#underlayMtu
+    })
+
     this.#api = buildApiApp(this, log)
     await listenOnSocket(this.#api, cfg['api-socket'])
 
@@ -80,6 +98,13 @@ export class Agent implements AgentView {
       { incarnation: BigInt(this.#startedAtMs), heartbeatIntervalMs: cfg['heartbeat-interval-ms'], deadAfterMs: cfg['dead-after-ms'] })
     await this.#writeHostRecord(false)
     this.#liveness.start()
+    const first = await this.#reconcileKernel()
+    if (first?.underlay !== undefined) this.#underlayMtu = first.underlay.mtu
+    this.#state.on('change', () => { this.#scheduleDataplaneUpdate() })
+    this.#liveness.on('change', () => { this.#scheduleDataplaneUpdate() })
+    // Endpoints of hosts still in their startup grace are withdrawn once it ends, unless
+    // the hosts were heard from by then.
+    setTimeout(() => { this.#scheduleDataplaneUpdate() }, cfg['dead-after-ms'] + 100).unref()
 
     this.#timers.push(setInterval(() => { void this.#state.reapTombstones().catch(err => log.warn({ err }, 'tombstone reap failed')) }, REAP_INTERVAL_MS))
     for (const t of this.#timers) t.unref()
@@ -103,6 +128,8 @@ export class Agent implements AgentView {
       this.#log.warn({ err }, 'could not announce leaving')
     }
     await this.#mesh?.stop()
+    // The kernel keeps its entries: containers keep talking while the agent is away.
+    await this.#dataplane?.stop()
     await this.#api?.close()
     await this.#store?.close()
     this.#log.info('agent stopped')
@@ -120,6 +147,49 @@ export class Agent implements AgentView {
       multiaddrs: [`/ip4/${this.#advertiseAddr}/tcp/${port}/p2p/${this.#peerId}`]
     }
     await this.#state.write('host', this.#peerId, body)
+  }
+
+  /** What the kernel should hold, from the state and liveness: networks, and endpoints of
+   * hosts that are alive. Right after start nobody has been heard from yet, so hosts that
+   * have not left count as alive for one dead-after period: a restart must not withdraw
+   * entries that were right a moment ago. */
+  #dataplaneInput (): DataplaneInput {
+    const inGrace = Date.now() - this.#startedAtMs < this.#config['dead-after-ms']
+    const hosts = new Map<string, DataplaneHost>()
+    for (const h of this.#state.list('host')) {
+      const state = this.#liveness.liveness(h.key).state
+      if (state === 'alive' || (inGrace && state !== 'left')) hosts.set(h.key, { underlayIp: h.body.underlayIp, vxlanPort: h.body.vxlanPort })
+    }
+    hosts.set(this.#peerId, { underlayIp: this.#advertiseAddr, vxlanPort: this.#config['vxlan-port'] })
+    const endpoints = this.#state.list('endpoint')
+      .map(e => ({ ...e.body, host: e.key.split('/')[0]! }))
+      .filter(e => hosts.has(e.host))
+    return {
+      self: { peerId: this.#peerId, underlayIp: this.#advertiseAddr, underlayMtu: this.#underlayMtu, vxlanPort: this.#config['vxlan-port'] },
+      networks: this.#state.list('network').map(n => n.body),
+      endpoints,
+      hosts
+    }
+  }
+
+  /** Coalesces bursts of record and liveness changes into one dataplane update. */
+  #scheduleDataplaneUpdate (): void {
+    if (this.#dataplaneUpdateQueued || this.#stopped) return
+    this.#dataplaneUpdateQueued = true
+    setImmediate(() => {
+      this.#dataplaneUpdateQueued = false
+      if (!this.#stopped) this.#dataplane.update(this.#dataplaneInput())
+    })
+  }
+
+  async #reconcileKernel (): Promise<Awaited<ReturnType<Dataplane['reconcileNow']>> | undefined> {
+    this.#dataplane.update(this.#dataplaneInput())
+    try {
+      return await this.#dataplane.reconcileNow()
+    } catch (err) {
+      this.#log.error({ err }, 'kernel reconcile failed')
+      return undefined
+    }
   }
 
   // ---- AgentView (the control API) ----------------------------------------------------
@@ -142,8 +212,9 @@ export class Agent implements AgentView {
       endpoints: { local: endpoints.filter(e => e.key.startsWith(this.#peerId + '/')).length, total: endpoints.length },
       records: this.#state.countByKind(),
       clock: this.#state.clock.toString(),
-      mesh: this.#mesh.counters,
-      deadAfterMs: this.#liveness.deadAfterMs
+      mesh: { ...this.#mesh.counters, heartbeatsIn: this.#liveness.heartbeatsIn },
+      deadAfterMs: this.#liveness.deadAfterMs,
+      dataplane: dataplaneSummary(this.#dataplane.status())
     }
   }
 
@@ -158,6 +229,7 @@ export class Agent implements AgentView {
         self: h.key === this.#peerId,
         connected: connected.has(h.key),
         lastSeenMsAgo: l.lastSeenMs === undefined ? null : Date.now() - l.lastSeenMs,
+        stateSinceMs: this.#liveness.stateSinceMs(h.key) ?? null,
         version: h.body.agentVersion,
         startedAt: new Date(Number(h.body.startedAtMs)).toISOString(),
         multiaddrs: h.body.multiaddrs
@@ -210,17 +282,19 @@ export class Agent implements AgentView {
     return h?.kind === 'host' && h.body !== undefined ? h.body.underlayIp : null
   }
 
-  async attach (_req: AttachRequest): Promise<Record<string, unknown>> {
-    throw new MeshplaneError('E_UNAVAILABLE', 'attach needs the data plane, which this build does not have yet')
+  async attach (req: AttachRequest): Promise<Record<string, unknown>> {
+    const e = await this.#endpointsControl.attach(req)
+    this.#scheduleDataplaneUpdate()
+    return { network: e.network, id: e.id, ip: e.ipv4, mac: e.mac, host: this.#peerId, netns: req.netns }
   }
 
-  async detach (_req: DetachRequest): Promise<Record<string, unknown>> {
-    throw new MeshplaneError('E_UNAVAILABLE', 'detach needs the data plane, which this build does not have yet')
+  async detach (req: DetachRequest): Promise<Record<string, unknown>> {
+    return { network: req.network, netns: req.netns, ...await this.#endpointsControl.detach(req) }
   }
 
   records (): Array<Record<string, unknown>> {
     return ['host', 'network', 'endpoint', 'ranges'].flatMap(kind => this.#state.list(kind as 'host').map(r => ({
-      id: r.id, writer: r.writer, lamport: r.lamport.toString()
+      id: r.id, writer: r.writer, lamport: r.lamport.toString(), appliedAtMs: this.#state.appliedAtMs(r.id) ?? null
     })))
   }
 }
@@ -232,4 +306,15 @@ function pickAdvertiseAddr (listenHost: string): string {
     for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
   }
   throw new MeshplaneError('E_CONFIG', 'no non-loopback IPv4 address to advertise: pass --advertise-addr')
+}
+
+function dataplaneSummary (s: ReturnType<Dataplane['status']>): Record<string, unknown> {
+  const p = s.programmed
+  const last = s.lastReconcile
+  return {
+    ...s,
+    summary: `${p.networks} networks, ${p.neighbours} neighbours, ${p.fdb} FDB entries; ` +
+      (last === undefined ? 'not reconciled yet' : `last reconcile ${Math.round(Date.now() - last.at)} ms ago (${last.ops} ops, ${last.failed} failed, ${last.durationMs.toFixed(1)} ms)`) +
+      `; ${s.netlinkErrors} netlink errors`
+  }
 }

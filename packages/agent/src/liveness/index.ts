@@ -34,7 +34,9 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   readonly #incarnation: bigint
   readonly #intervalMs: number
   readonly #known = new Map<string, PeerState>()
+  readonly #since = new Map<string, number>()
   #counter = 0n
+  heartbeatsIn = 0
   #timers: NodeJS.Timeout[] = []
   readonly deadAfterMs: number
 
@@ -51,6 +53,7 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
 
   start (): void {
     this.#mesh.on('heartbeat', ({ from, heartbeat }) => {
+      this.heartbeatsIn++
       this.#tracker.heard(from, heartbeat)
       this.#check(from)
     })
@@ -76,6 +79,11 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
     return this.#tracker.liveness(peer, host?.kind === 'host' ? host.body : undefined)
   }
 
+  /** Wall-clock time this agent last saw the peer's state change (for benches and status). */
+  stateSinceMs (peer: string): number | undefined {
+    return this.#since.get(peer)
+  }
+
   /** Peers whose endpoints the data plane should program. */
   isAlive (peer: string): boolean {
     return this.liveness(peer).state === 'alive'
@@ -86,6 +94,7 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
     const before = this.#known.get(peer)
     if (before === state) return
     this.#known.set(peer, state)
+    this.#since.set(peer, Date.now())
     this.#log.info({ peer, from: before, to: state }, 'peer state changed')
     this.emit('change', { peer, from: before, to: state })
   }

@@ -71,6 +71,9 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
   readonly #entries = new Map<string, OpenedRecord>()
   readonly #buckets = new BigUint64Array(SYNC_BUCKETS)
   readonly #serial = new Serial()
+  /** When each record's current version arrived here (wall clock, not persisted): the
+   * propagation delay a bench or a metric reads. */
+  readonly #appliedAtMs = new Map<string, number>()
   readonly peerId: string
   #clock = 0n
 
@@ -103,6 +106,10 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
 
   get (id: string): StateRecord | undefined {
     return this.#entries.get(id)?.record
+  }
+
+  appliedAtMs (id: string): number | undefined {
+    return this.#appliedAtMs.get(id)
   }
 
   getEnvelope (id: string): OpenedRecord | undefined {
@@ -193,7 +200,9 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
       throw new MeshplaneError('E_INTERNAL', `cannot persist ${winners.size} records: ${(err as Error).message}`, { cause: err })
     }
     this.#clock = maxLamport
+    const now = Date.now()
     for (const o of winners.values()) {
+      this.#appliedAtMs.set(o.record.id, now)
       const previous = this.#put(o)
       this.emit('change', { record: o.record, previous, local })
     }

@@ -1,0 +1,104 @@
+/**
+ * Attach and detach without Docker: give a network namespace an interface on a network
+ * (the kernel side first, through the data plane), then announce the endpoint record so
+ * every other host programs its FDB and neighbour entries. Detach is the reverse.
+ * Which namespace holds which endpoint is local knowledge, kept in the data directory.
+ */
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { isIPv4 } from 'node:net'
+import type { ClusterState, EndpointBody } from '../state/index.js'
+import type { DataStore } from '../state/store.js'
+import type { Dataplane } from '../dataplane/index.js'
+import { computeOverlayMtu } from '../dataplane/index.js'
+import { parseCidr, macFromIp, ipToInt } from '../net/addr.js'
+import { conflict, invalid, notFound, MeshplaneError } from '../errors.js'
+import type { Networks } from './networks.js'
+
+export interface AttachRequest { network: string, netns: string, ip?: string, ifname?: string }
+export interface DetachRequest { network: string, netns: string }
+
+export interface EndpointsComponents {
+  state: ClusterState
+  store: DataStore
+  networks: Networks
+  dataplane: Dataplane
+  /** Allocates an address when the caller gives none (the IPAM); undefined: --ip is required. */
+  allocate?: (network: string, endpointId: string) => Promise<string>
+  release?: (network: string, ip: string) => Promise<void>
+  underlayMtu: () => number
+}
+
+interface LocalAttachment { endpointId: string, netnsPath: string, ifname: string }
+
+export function netnsPathOf (netns: string): string {
+  return netns.startsWith('/') ? netns : `/run/netns/${netns}`
+}
+
+export class Endpoints {
+  readonly #c: EndpointsComponents
+
+  constructor (components: EndpointsComponents) {
+    this.#c = components
+  }
+
+  #localKey (network: string, netnsPath: string): string {
+    return `attach/${network}/${netnsPath}`
+  }
+
+  async attach (req: AttachRequest): Promise<EndpointBody> {
+    const network = this.#c.networks.get(req.network)
+    const netnsPath = netnsPathOf(req.netns)
+    if (!existsSync(netnsPath)) throw notFound(`no network namespace at ${netnsPath}`)
+    const ifname = req.ifname ?? 'eth0'
+    const existing = await this.#c.store.local.get(this.#localKey(network.name, netnsPath)) as LocalAttachment | undefined
+    if (existing !== undefined) throw conflict(`${req.netns} is already attached to ${network.name}`)
+    const peerId = this.#c.state.peerId
+    const endpointId = createHash('sha256').update(`${peerId}/${network.name}/${netnsPath}/${Date.now()}`).digest('hex').slice(0, 16)
+    const cidr = parseCidr(network.subnet)!
+
+    let ip = req.ip
+    if (ip === undefined) {
+      if (this.#c.allocate === undefined) throw invalid('--ip is required (no address allocator in this build)')
+      ip = await this.#c.allocate(network.name, endpointId)
+    } else {
+      if (!isIPv4(ip) || !cidr.contains(ip)) throw invalid(`--ip ${ip} is not an address in ${network.subnet}`)
+      const n = ipToInt(ip)
+      if (ip === network.gateway || n < cidr.firstHost || n > cidr.lastHost) throw invalid(`--ip ${ip} is the gateway, network or broadcast address of ${network.name}`)
+      const holder = this.#c.state.list('endpoint').find(e => e.body.network === network.name && e.body.ipv4 === ip)
+      if (holder !== undefined) throw conflict(`${ip} is already used by endpoint ${holder.body.id} on host ${holder.key.split('/')[0]}`)
+    }
+    const mac = macFromIp(ip)
+    const mtu = computeOverlayMtu(network, this.#c.underlayMtu()) ?? 1450
+    try {
+      await this.#c.dataplane.attach({ network, endpointId, netnsPath, ifname, ipv4: ip, prefixLen: cidr.prefixLen, mac, gateway: network.gateway, mtu })
+    } catch (err) {
+      if (req.ip === undefined) await this.#c.release?.(network.name, ip)
+      throw err
+    }
+    await this.#c.store.local.put(this.#localKey(network.name, netnsPath), { endpointId, netnsPath, ifname } satisfies LocalAttachment)
+    const body: EndpointBody = { network: network.name, id: endpointId, mac, ipv4: ip, ipv6: '', name: req.netns, labels: new Map([['netns', netnsPath]]) }
+    await this.#c.state.write('endpoint', `${peerId}/${network.name}/${endpointId}`, body)
+    return body
+  }
+
+  async detach (req: DetachRequest): Promise<{ endpointId: string, ip: string }> {
+    const netnsPath = netnsPathOf(req.netns)
+    const key = this.#localKey(req.network, netnsPath)
+    const local = await this.#c.store.local.get(key) as LocalAttachment | undefined
+    if (local === undefined) throw notFound(`${req.netns} is not attached to ${req.network} on this host`)
+    const id = `${this.#c.state.peerId}/${req.network}/${local.endpointId}`
+    const rec = this.#c.state.get(`endpoint/${id}`)
+    const ip = rec?.kind === 'endpoint' && rec.body !== undefined ? rec.body.ipv4 : ''
+    // Withdraw from the cluster first, so remote hosts stop sending before the veth goes.
+    if (rec !== undefined && !rec.deleted) await this.#c.state.write('endpoint', id, undefined)
+    try {
+      await this.#c.dataplane.detach({ network: { name: req.network }, endpointId: local.endpointId })
+    } catch (err) {
+      throw new MeshplaneError('E_KERNEL', `endpoint withdrawn, but removing its veth failed: ${(err as Error).message}`, { cause: err })
+    }
+    await this.#c.store.local.del(key)
+    if (ip !== '') await this.#c.release?.(req.network, ip)
+    return { endpointId: local.endpointId, ip }
+  }
+}

@@ -1,0 +1,495 @@
+/**
+ * The dataplane: keeps this host's kernel equal to what the cluster state says.
+ *
+ * How it works
+ *
+ *   update(input) ──► latest input ──┐
+ *   resync timer (5 s) ──────────────┤ schedule ──► KernelQueue (one item at a time)
+ *   netlink deletion events ─────────┤                 │ reconcile pass:
+ *   retry after failed ops ──────────┘                 │  observe (netlink dumps)
+ *                                                      │  computeDesired(input)   pure
+ *                                                      │  diffKernel(desired, observed)  pure
+ *                                                      ▼  apply ops (bounded window)
+ *
+ * - Level-triggered, not edge-triggered: every pass recomputes the whole desired state
+ *   from the latest input and compares it with a fresh dump, so a lost event, a restart
+ *   or a hand-made change all heal the same way. The pure halves (desired.ts, diff.ts)
+ *   hold every decision; netlink.ts only executes.
+ * - Coalescing: at most one pass waits in the queue. update() calls, events and timers
+ *   that arrive while one waits join it (it reads the input when it starts), so a burst
+ *   of 1,000 updates costs one or two passes, not 1,000.
+ * - Retries live here only: a failed op is logged and the next pass (a retry timer with
+ *   capped backoff, at the latest the periodic resync) computes it again. No per-call retry.
+ * - attach/detach are queue items too, and the reconcile they need runs inside the same
+ *   item, so they never interleave with a pass. Endpoints attached but not yet in the
+ *   input (the cluster state lags the Docker call by a moment) are overlaid on the input;
+ *   without that a pass in between would see a network with no local endpoint and delete
+ *   the bridge the new veth was just put on. The overlay entry is dropped as soon as the
+ *   input carries the endpoint: from then on the state is the truth.
+ * - The underlay MTU and device come from the kernel (the device holding self.underlayIp),
+ *   read on every pass; input.self.underlayMtu is used only if that device is not found.
+ * - stop() leaves the kernel as it is: containers keep their network while the agent
+ *   restarts, and the next agent adopts every entry without touching it.
+ * - With no input yet a pass does nothing: not knowing what is desired must never mean
+ *   "delete everything".
+ */
+import type { Logger } from 'pino'
+import { DEFAULT_RESYNC_INTERVAL_MS, EVENT_DEBOUNCE_MS, MAX_LAST_ERRORS, RETRY_BASE_MS } from './constants.js'
+import { computeDesired, computeOverlayMtu } from './desired.js'
+import { countOps, diffKernel } from './diff.js'
+import { DataplaneError } from './errors.js'
+import { bridgeName, isValidIpv4, normalizeMac, vethName, vethPeerName } from './names.js'
+import { NetlinkKernel, raiseNeighbourLimits } from './netlink.js'
+import type { NeighbourLimitsResult, UnderlayDevice } from './netlink.js'
+import { KernelQueue } from './queue.js'
+import type { RequestWindow } from './queue.js'
+import type { ApplyResult, DataplaneInput, DesiredKernelState, KernelOp, KernelOpKind, OpFailure } from './types.js'
+import type { EndpointBody, NetworkBody } from '../state/types.js'
+
+export interface DataplaneComponents {
+  logger: Logger
+}
+
+export interface DataplaneInit {
+  /** Full resync period (default 5000 ms). */
+  resyncIntervalMs?: number
+  /** Netlink requests in flight at once (default 128). */
+  maxInFlight?: number
+}
+
+export interface AttachOptions {
+  network: NetworkBody
+  endpointId: string
+  /** Path of the container's network namespace, e.g. /run/netns/c1 or /proc/<pid>/ns/net. */
+  netnsPath: string
+  /** Interface name inside the container (at most 15 characters). */
+  ifname: string
+  ipv4: string
+  prefixLen: number
+  mac: string
+  gateway: string
+  mtu: number
+}
+
+export interface AttachResult {
+  /** Host side of the veth pair. */
+  hostIfname: string
+  /** false when the pair already existed (a repeated attach). */
+  created: boolean
+}
+
+export interface DetachOptions {
+  network: Pick<NetworkBody, 'name'>
+  endpointId: string
+}
+
+export interface DetachResult {
+  hostIfname: string
+}
+
+export interface ReconcileResult {
+  /** Set when the pass did nothing and why. */
+  skipped?: 'no-input'
+  /** Why the pass ran (update, resync, event, retry, attach…). */
+  reason: string
+  ops: number
+  byKind: Partial<Record<KernelOpKind, number>>
+  applied: number
+  failed: OpFailure[]
+  /** Ops that removed something (stale entries and devices). */
+  removed: number
+  warnings: string[]
+  underlay: UnderlayDevice | undefined
+  durationMs: number
+}
+
+export interface DataplaneStatus {
+  running: boolean
+  /** What the last pass left in the kernel (desired entries minus those that failed). */
+  programmed: { networks: number, links: number, addresses: number, neighbours: number, fdb: number }
+  lastReconcile?: { at: number, durationMs: number, reason: string, ops: number, failed: number, removed: number }
+  reconciles: number
+  /** Most recent errors, newest last (bounded). */
+  lastErrors: Array<{ at: number, message: string, op?: KernelOp }>
+  /** Requests the kernel refused (EEXIST on create / ENOENT on delete are not refusals). */
+  netlinkErrors: number
+  neighbourLimits?: NeighbourLimitsResult
+  /** Queue items waiting or running. */
+  queued: number
+}
+
+export interface Dataplane {
+  start(): Promise<void>
+  stop(): Promise<void>
+  update(input: DataplaneInput): void
+  reconcileNow(): Promise<ReconcileResult>
+  attach(opts: AttachOptions): Promise<AttachResult>
+  detach(opts: DetachOptions): Promise<DetachResult>
+  status(): DataplaneStatus
+  /** Applies ops as one queue item (benchmarks, tools). A pass with input may undo them. */
+  applyOps(ops: KernelOp[]): Promise<ApplyResult>
+}
+
+interface Attachment {
+  network: NetworkBody
+  endpoint: EndpointBody & { host: string }
+}
+
+type RunState =
+  | { status: 'stopped' }
+  | {
+    status: 'started'
+    kernel: NetlinkKernel
+    queue: KernelQueue
+    unwatch: () => void
+    resyncTimer: NodeJS.Timeout
+    debounceTimer: NodeJS.Timeout | undefined
+    retryTimer: NodeJS.Timeout | undefined
+  }
+
+const REMOVAL_KINDS = new Set<KernelOpKind>(['addr.del', 'neigh.del', 'fdb.del', 'link.del'])
+/** Failed ops logged one by one per pass; the rest are counted (10,000 identical lines help nobody). */
+const LOGGED_FAILURES = 10
+
+export class DataplaneReconciler implements Dataplane {
+  readonly #log: Logger
+  readonly #resyncIntervalMs: number
+  readonly #maxInFlight: number | undefined
+  #state: RunState = { status: 'stopped' }
+  #starting: Promise<void> | undefined
+  #input: DataplaneInput | undefined
+  readonly #attachments = new Map<string, Attachment>()
+  #pending: Promise<ReconcileResult> | undefined
+  #retryAttempt = 0
+  #reconciles = 0
+  #netlinkErrors = 0
+  #lastReconcile: DataplaneStatus['lastReconcile']
+  #programmed: DataplaneStatus['programmed'] = { networks: 0, links: 0, addresses: 0, neighbours: 0, fdb: 0 }
+  readonly #lastErrors: DataplaneStatus['lastErrors'] = []
+  #neighbourLimits: NeighbourLimitsResult | undefined
+  #lastUnderlayWarning = ''
+
+  constructor (components: DataplaneComponents, init: DataplaneInit = {}) {
+    this.#log = components.logger.child({ component: 'dataplane' })
+    this.#resyncIntervalMs = init.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS
+    this.#maxInFlight = init.maxInFlight
+    if (!(this.#resyncIntervalMs > 0)) throw new DataplaneError('E_DATAPLANE_CONFIG', `resyncIntervalMs must be positive, got ${this.#resyncIntervalMs}`)
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------
+
+  async start (): Promise<void> {
+    if (this.#state.status === 'started') return
+    this.#starting ??= this.#start().finally(() => { this.#starting = undefined })
+    await this.#starting
+  }
+
+  async #start (): Promise<void> {
+    const queue = new KernelQueue(this.#maxInFlight === undefined ? {} : { maxInFlight: this.#maxInFlight })
+    const kernel = new NetlinkKernel({ logger: this.#log })
+    try {
+      this.#neighbourLimits = await raiseNeighbourLimits()
+      if (this.#neighbourLimits.unavailable !== undefined) this.#log.info({ reason: this.#neighbourLimits.unavailable }, 'neighbour table limits left as they are')
+      else if (Object.keys(this.#neighbourLimits.raised).length > 0) this.#log.info({ before: this.#neighbourLimits.raised }, 'raised neighbour table limits')
+    } catch (err) {
+      // Not fatal: small networks work at the kernel defaults.
+      this.#recordError(`raising neighbour table limits failed: ${(err as Error).message}`)
+      this.#log.warn({ err }, 'could not raise neighbour table limits')
+    }
+    const unwatch = kernel.watch(reason => { this.#onKernelEvent(reason) })
+    const resyncTimer = setInterval(() => { this.#scheduleInBackground('resync') }, this.#resyncIntervalMs)
+    this.#state = { status: 'started', kernel, queue, unwatch, resyncTimer, debounceTimer: undefined, retryTimer: undefined }
+    this.#log.info({ resyncIntervalMs: this.#resyncIntervalMs, maxInFlight: queue.window.maxInFlight }, 'dataplane started')
+    if (this.#input !== undefined) this.#scheduleInBackground('start')
+  }
+
+  async stop (): Promise<void> {
+    if (this.#starting !== undefined) await this.#starting.catch(() => {})
+    const state = this.#state
+    if (state.status !== 'started') return
+    this.#state = { status: 'stopped' }
+    // Reverse order of start: no new triggers, then drain the queue, then the socket.
+    clearInterval(state.resyncTimer)
+    clearTimeout(state.debounceTimer)
+    clearTimeout(state.retryTimer)
+    state.unwatch()
+    await state.queue.close()
+    state.kernel.close()
+    this.#pending = undefined
+    this.#log.info('dataplane stopped (kernel state left in place)')
+  }
+
+  // ---- input and scheduling --------------------------------------------------------
+
+  update (input: DataplaneInput): void {
+    try {
+      this.#input = input
+      this.#dropAdoptedAttachments()
+      if (this.#state.status === 'started') this.#scheduleInBackground('update')
+    } catch (err) {
+      // update() is called from state-change handlers that must not fail because of us.
+      this.#log.error({ err }, 'update failed')
+    }
+  }
+
+  async reconcileNow (): Promise<ReconcileResult> {
+    return await this.#schedule('reconcileNow')
+  }
+
+  #started (): Extract<RunState, { status: 'started' }> {
+    if (this.#state.status !== 'started') throw new DataplaneError('E_DATAPLANE_STOPPED', 'the dataplane is not started')
+    return this.#state
+  }
+
+  /** Enqueues a pass unless one is already waiting to start, which then serves this caller too. */
+  #schedule (reason: string): Promise<ReconcileResult> {
+    if (this.#pending !== undefined) return this.#pending
+    let state: Extract<RunState, { status: 'started' }>
+    try {
+      state = this.#started()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const pass = state.queue.enqueue(async window => {
+      // From here on a new trigger needs a new pass: this one may already have read the input.
+      if (this.#pending === pass) this.#pending = undefined
+      return await this.#reconcile(window, reason)
+    })
+    this.#pending = pass
+    void pass.finally(() => { if (this.#pending === pass) this.#pending = undefined }).catch(() => {})
+    return pass
+  }
+
+  #scheduleInBackground (reason: string): void {
+    this.#schedule(reason).catch(err => {
+      if ((err as DataplaneError).code !== 'E_DATAPLANE_STOPPED') this.#log.warn({ err, reason }, 'reconcile failed')
+    })
+  }
+
+  #onKernelEvent (reason: string): void {
+    const state = this.#state
+    if (state.status !== 'started' || state.debounceTimer !== undefined) return
+    this.#log.debug({ reason }, 'kernel event, reconciling')
+    state.debounceTimer = setTimeout(() => {
+      state.debounceTimer = undefined
+      this.#scheduleInBackground(`event: ${reason}`)
+    }, EVENT_DEBOUNCE_MS)
+  }
+
+  #scheduleRetry (): void {
+    const state = this.#state
+    if (state.status !== 'started' || state.retryTimer !== undefined) return
+    const delay = Math.min(RETRY_BASE_MS * 2 ** this.#retryAttempt, this.#resyncIntervalMs)
+    this.#retryAttempt++
+    state.retryTimer = setTimeout(() => {
+      state.retryTimer = undefined
+      this.#scheduleInBackground('retry')
+    }, delay)
+  }
+
+  // ---- the pass --------------------------------------------------------------------
+
+  async #reconcile (window: RequestWindow, reason: string): Promise<ReconcileResult> {
+    const started = performance.now()
+    const { kernel } = this.#started()
+    const base = { reason, byKind: {}, applied: 0, failed: [], removed: 0, warnings: [], underlay: undefined, ops: 0 }
+    if (this.#input === undefined) return { ...base, skipped: 'no-input', durationMs: performance.now() - started }
+
+    let observation
+    try {
+      observation = await kernel.observe({ underlayIp: this.#input.self.underlayIp })
+    } catch (err) {
+      this.#netlinkErrors++
+      this.#recordError(`observe failed: ${(err as Error).message}`)
+      this.#scheduleRetry()
+      throw err
+    }
+
+    // Read after the dumps: the newest input, against the freshest view of the kernel.
+    this.#dropAdoptedAttachments()
+    const input = this.#effectiveInput(observation.underlay)
+    const desired = computeDesired(input)
+    const ops = diffKernel(desired, observation.state)
+    const context = observation.underlay === undefined ? {} : { underlayIndex: observation.underlay.index }
+    const applied = await kernel.apply(ops, window, context)
+    const durationMs = performance.now() - started
+
+    const byKind = countOps(ops)
+    const removed = ops.filter(op => REMOVAL_KINDS.has(op.kind)).length
+    this.#reconciles++
+    this.#netlinkErrors += applied.failed.length
+    this.#lastReconcile = { at: Date.now(), durationMs, reason, ops: ops.length, failed: applied.failed.length, removed }
+    this.#programmed = countProgrammed(desired, applied.failed)
+
+    for (const warning of desired.warnings) this.#log.warn({ reason: warning }, 'input not programmed')
+    const fields = { reason, ops: ops.length, byKind, failed: applied.failed.length, durationMs: Math.round(durationMs) }
+    if (ops.length > 0) this.#log.info(fields, 'reconciled')
+    else this.#log.debug(fields, 'reconciled, nothing to do')
+
+    if (applied.failed.length > 0) {
+      for (const failure of applied.failed.slice(0, LOGGED_FAILURES)) {
+        this.#log.warn({ op: failure.op, error: failure.error }, 'kernel op failed, will retry')
+        this.#recordError(failure.error, failure.op)
+      }
+      if (applied.failed.length > LOGGED_FAILURES) this.#log.warn({ more: applied.failed.length - LOGGED_FAILURES }, 'more kernel ops failed')
+      this.#scheduleRetry()
+    } else {
+      this.#retryAttempt = 0
+    }
+
+    return { reason, ops: ops.length, byKind, applied: applied.applied, failed: applied.failed, removed, warnings: desired.warnings, underlay: observation.underlay, durationMs }
+  }
+
+  /** The input plus attached-but-not-yet-recorded endpoints, with the kernel's underlay MTU. */
+  #effectiveInput (underlay: UnderlayDevice | undefined): DataplaneInput {
+    const input = this.#input as DataplaneInput
+    let self = input.self
+    if (underlay !== undefined && underlay.mtu > 0) {
+      self = { ...self, underlayMtu: underlay.mtu }
+      this.#lastUnderlayWarning = ''
+    } else {
+      const warning = `no device holds the underlay address ${input.self.underlayIp}; using underlay MTU ${input.self.underlayMtu} from the input`
+      if (warning !== this.#lastUnderlayWarning) this.#log.warn(warning)
+      this.#lastUnderlayWarning = warning
+    }
+    if (this.#attachments.size === 0) return { ...input, self }
+    const networks = [...input.networks]
+    const endpoints = [...input.endpoints]
+    for (const attachment of this.#attachments.values()) {
+      if (!networks.some(network => network.name === attachment.network.name)) networks.push(attachment.network)
+      endpoints.push({ ...attachment.endpoint, host: input.self.peerId })
+    }
+    return { ...input, self, networks, endpoints }
+  }
+
+  #dropAdoptedAttachments (): void {
+    const input = this.#input
+    if (input === undefined || this.#attachments.size === 0) return
+    for (const endpoint of input.endpoints) {
+      if (endpoint.host === input.self.peerId) this.#attachments.delete(attachmentKey(endpoint.network, endpoint.id))
+    }
+  }
+
+  #recordError (message: string, op?: KernelOp): void {
+    const entry: DataplaneStatus['lastErrors'][number] = { at: Date.now(), message }
+    if (op !== undefined) entry.op = op
+    this.#lastErrors.push(entry)
+    if (this.#lastErrors.length > MAX_LAST_ERRORS) this.#lastErrors.splice(0, this.#lastErrors.length - MAX_LAST_ERRORS)
+  }
+
+  // ---- attach / detach -------------------------------------------------------------
+
+  async attach (opts: AttachOptions): Promise<AttachResult> {
+    validateAttach(opts)
+    const { queue, kernel } = this.#started()
+    const mac = normalizeMac(opts.mac) as string
+    const hostIfname = vethName(opts.network.name, opts.endpointId)
+    const key = attachmentKey(opts.network.name, opts.endpointId)
+    const log = this.#log.child({ network: opts.network.name, endpoint: opts.endpointId, veth: hostIfname })
+    return await queue.enqueue(async window => {
+      const input = this.#input
+      if (input === undefined) throw new DataplaneError('E_DATAPLANE_NO_INPUT', 'attach before the first update(): the host\'s own underlay is not known yet')
+      const hadAttachment = this.#attachments.has(key)
+      this.#attachments.set(key, {
+        network: opts.network,
+        endpoint: { network: opts.network.name, id: opts.endpointId, mac, ipv4: opts.ipv4, ipv6: '', name: opts.ifname, labels: new Map(), host: input.self.peerId }
+      })
+      let created = false
+      try {
+        // The bridge, VXLAN device and remote entries of the network, in this same item.
+        const pass = await this.#reconcile(window, 'attach')
+        const networkMtu = computeOverlayMtu(opts.network, pass.underlay?.mtu ?? input.self.underlayMtu)
+        if (networkMtu !== undefined && networkMtu !== opts.mtu) log.warn({ mtu: opts.mtu, networkMtu }, 'attach MTU differs from the network MTU')
+        const outcome = await kernel.ensureVeth({
+          hostName: hostIfname,
+          peerName: vethPeerName(opts.network.name, opts.endpointId),
+          master: bridgeName(opts.network.vni),
+          mtu: opts.mtu,
+          mac,
+          netnsPath: opts.netnsPath
+        })
+        created = outcome === 'created'
+        await kernel.configureNetns(opts.netnsPath, {
+          peerName: vethPeerName(opts.network.name, opts.endpointId),
+          ifname: opts.ifname,
+          mac,
+          mtu: opts.mtu,
+          ipv4: opts.ipv4,
+          prefixLen: opts.prefixLen,
+          gateway: opts.gateway
+        })
+        log.info({ created, netns: opts.netnsPath, ifname: opts.ifname, ipv4: opts.ipv4 }, 'attached endpoint')
+        return { hostIfname, created }
+      } catch (err) {
+        // Undo what this call made, so a failed attach leaves nothing half-built behind.
+        log.warn({ err }, 'attach failed, rolling back')
+        if (created) await kernel.deleteLink(hostIfname).catch(() => {})
+        if (!hadAttachment) this.#attachments.delete(key)
+        this.#scheduleInBackground('attach rollback')
+        throw err
+      }
+    })
+  }
+
+  async detach (opts: DetachOptions): Promise<DetachResult> {
+    const { queue, kernel } = this.#started()
+    const hostIfname = vethName(opts.network.name, opts.endpointId)
+    return await queue.enqueue(async () => {
+      this.#attachments.delete(attachmentKey(opts.network.name, opts.endpointId))
+      // Deleting the host side deletes the pair; already gone counts as done.
+      await kernel.deleteLink(hostIfname)
+      this.#log.info({ network: opts.network.name, endpoint: opts.endpointId, veth: hostIfname }, 'detached endpoint')
+      // The network's devices go once the input no longer has a local endpoint in it.
+      this.#scheduleInBackground('detach')
+      return { hostIfname }
+    })
+  }
+
+  async applyOps (ops: KernelOp[]): Promise<ApplyResult> {
+    const { queue, kernel } = this.#started()
+    return await queue.enqueue(async window => await kernel.apply(ops, window))
+  }
+
+  status (): DataplaneStatus {
+    const status: DataplaneStatus = {
+      running: this.#state.status === 'started',
+      programmed: { ...this.#programmed },
+      reconciles: this.#reconciles,
+      lastErrors: [...this.#lastErrors],
+      netlinkErrors: this.#netlinkErrors,
+      queued: this.#state.status === 'started' ? this.#state.queue.size : 0
+    }
+    if (this.#lastReconcile !== undefined) status.lastReconcile = { ...this.#lastReconcile }
+    if (this.#neighbourLimits !== undefined) status.neighbourLimits = this.#neighbourLimits
+    return status
+  }
+}
+
+function attachmentKey (network: string, endpointId: string): string {
+  return `${network}\u0000${endpointId}`
+}
+
+function countProgrammed (desired: DesiredKernelState, failed: OpFailure[]): DataplaneStatus['programmed'] {
+  const failedOf = (kind: KernelOpKind): number => failed.filter(f => f.op.kind === kind).length
+  return {
+    networks: desired.links.filter(link => link.type === 'bridge').length - failedOf('link.ensureBridge'),
+    links: desired.links.length - failedOf('link.ensureBridge') - failedOf('link.ensureVxlan'),
+    addresses: desired.addresses.length - failedOf('addr.add'),
+    neighbours: desired.neighbours.length - failedOf('neigh.set'),
+    fdb: desired.fdb.length - failedOf('fdb.add')
+  }
+}
+
+function validateAttach (opts: AttachOptions): void {
+  const problems: string[] = []
+  if (opts.endpointId === '') problems.push('endpointId is empty')
+  if (opts.netnsPath === '') problems.push('netnsPath is empty')
+  if (!/^[^\s/:]{1,15}$/.test(opts.ifname)) problems.push(`ifname ${JSON.stringify(opts.ifname)} is not a valid interface name (1-15 characters)`)
+  if (!isValidIpv4(opts.ipv4)) problems.push(`ipv4 ${opts.ipv4} is not IPv4`)
+  if (!isValidIpv4(opts.gateway)) problems.push(`gateway ${opts.gateway} is not IPv4`)
+  if (!Number.isInteger(opts.prefixLen) || opts.prefixLen < 1 || opts.prefixLen > 32) problems.push(`prefixLen ${opts.prefixLen} is not 1..32`)
+  if (normalizeMac(opts.mac) === undefined) problems.push(`mac ${opts.mac} is not a MAC address`)
+  if (!Number.isInteger(opts.mtu) || opts.mtu < 68 || opts.mtu > 65535) problems.push(`mtu ${opts.mtu} is not 68..65535`)
+  if (!Number.isInteger(opts.network.vni) || opts.network.vni < 1 || opts.network.vni > 0xffffff) problems.push(`network VNI ${opts.network.vni} is not 1..16777215`)
+  if (problems.length > 0) throw new DataplaneError('E_DATAPLANE_INVALID_ARGUMENT', `attach: ${problems.join('; ')}`)
+}

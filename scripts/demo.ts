@@ -1,0 +1,92 @@
+/**
+ * npm run demo: three namespace hosts on one underlay, a meshplane agent on each joined
+ * through a seed, one network, two "containers" (namespaces) per host attached with the
+ * real CLI, every container pinging every other one, then the status tables. Everything
+ * it made is removed at the end, also on failure or Ctrl-C.
+ */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { createCluster, waitFor } from '../test/utils/netns.js'
+import { startAgents, waitForPeers, MESHPLANE_JS, type TestAgent } from '../test/utils/agents.js'
+
+const run = promisify(execFile)
+const HOSTS = 3
+const PER_HOST = 2
+const SUBNET = '10.240.0.0/16'
+
+async function cli (agent: TestAgent, args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [MESHPLANE_JS, '--api-socket', agent.socket, ...args])
+  return stdout.trimEnd()
+}
+
+function say (s: string): void { process.stdout.write(s + '\n') }
+
+const t0 = Date.now()
+const cluster = await createCluster({ prefix: 'demo', hosts: HOSTS })
+try {
+  say(`» ${HOSTS} hosts on underlay ${cluster.subnet}: ${cluster.hosts.map(h => `${h.name} ${h.ip}`).join(', ')}`)
+  const agents = await startAgents(cluster)
+  await waitForPeers(agents, 'alive')
+  const joinedMs = Date.now() - t0
+  say(`» agents up and joined through ${agents[0]!.seed} (${joinedMs} ms)`)
+
+  say(`$ meshplane network create blue --subnet ${SUBNET}`)
+  say(await cli(agents[0]!, ['network', 'create', 'blue', '--subnet', SUBNET]))
+  await waitFor(async () => (await Promise.all(agents.map(async a => await a.networks()))).every(n => n.includes('blue')), { what: 'the network everywhere' })
+
+  const containers: Array<{ ns: string, ip: string, host: number }> = []
+  for (const [h, agent] of agents.entries()) {
+    for (let c = 0; c < PER_HOST; c++) {
+      const ctr = await cluster.addContainer(cluster.hosts[h]!, `c${c}`)
+      const ip = `10.240.${h + 1}.${10 + c}`
+      say(`$ meshplane attach blue --netns ${ctr.name} --ip ${ip}     # on ${cluster.hosts[h]!.name}`)
+      say(await cli(agent, ['attach', 'blue', '--netns', ctr.name, '--ip', ip]))
+      containers.push({ ns: ctr.name, ip, host: h })
+    }
+  }
+  const attachedAt = Date.now()
+
+  // Convergence: every host's kernel holds an FDB entry for every remote container.
+  await waitFor(async () => {
+    for (const [h] of agents.entries()) {
+      const r = await cluster.exec(cluster.hosts[h]!, ['bridge', 'fdb', 'show'])
+      for (const c of containers) if (c.host !== h && !r.stdout.includes(macOf(c.ip))) return false
+    }
+    return true
+  }, { timeoutMs: 20_000, intervalMs: 20, what: 'every remote endpoint in every kernel' })
+  const convergeMs = Date.now() - attachedAt
+
+  say('\n» ping matrix (every container to every other, 1 packet each)')
+  let ok = 0
+  let total = 0
+  const rows: string[] = []
+  for (const from of containers) {
+    const cells: string[] = []
+    for (const to of containers) {
+      if (to === from) { cells.push('  -  '); continue }
+      total++
+      const pass = await cluster.ping(from.ns, to.ip, { count: 1, timeoutS: 2 })
+      if (pass) ok++
+      cells.push(pass ? ' ok  ' : 'FAIL ')
+    }
+    rows.push(`${from.ip.padEnd(13)} ${cells.join(' ')}`)
+  }
+  say(`${'from \\ to'.padEnd(13)} ${containers.map(c => c.ip.split('.').slice(2).join('.').padEnd(5)).join(' ')}`)
+  for (const r of rows) say(r)
+
+  say('\n$ meshplane peers')
+  say(await cli(agents[1]!, ['peers']))
+  say('\n$ meshplane endpoints')
+  say(await cli(agents[1]!, ['endpoints']))
+  say('\n$ meshplane status')
+  say(await cli(agents[1]!, ['status']))
+  say(`\n» ${ok}/${total} pings answered; kernels converged ${convergeMs} ms after the last attach; total ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+  if (ok !== total) process.exitCode = 1
+} finally {
+  await cluster.destroy()
+  say('» cleaned up: agents stopped, namespaces removed')
+}
+
+function macOf (ip: string): string {
+  return ['02', '42', ...ip.split('.').map(n => Number(n).toString(16).padStart(2, '0'))].join(':')
+}
