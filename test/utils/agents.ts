@@ -46,9 +46,10 @@ export class TestAgent {
       '--listen', `${this.host.ip}:7946`, '--api-socket', this.socket,
       '--log-level', 'debug',
       ...join, ...(this.opts.args ?? []), ...extraArgs], { stdout: this.log, env: this.opts.env, label: this.host.name })
+    const probe = new ApiClient(this.socket, 2000)
     const status = await waitFor(async () => {
       if (this.proc?.alive !== true) throw new Error(`agent on ${this.host.name} exited: see ${this.log}`)
-      return await this.api.call<{ id: string }>('GET', '/v1/status').catch(() => undefined)
+      return await probe.call<{ id: string }>('GET', '/v1/status').catch(() => undefined)
     }, { timeoutMs: 30_000, what: `agent on ${this.host.name} to serve its API` })
     this.peerId = status.id
     return this

@@ -8,9 +8,9 @@
  * Logs (pino) go to stderr.
  */
 import { pino } from 'pino'
-import { createDataplane } from '../../packages/agent/src/dataplane/index.js'
-import type { AttachOptions, DataplaneInput } from '../../packages/agent/src/dataplane/index.js'
-import type { EndpointBody, NetworkBody } from '../../packages/agent/src/state/types.js'
+import { createDataplane } from '@meshplane/agent/dataplane/index.js'
+import type { AttachOptions, DataplaneInput } from '@meshplane/agent/dataplane/index.js'
+import type { EndpointBody, NetworkBody } from '@meshplane/agent/state/types.js'
 
 export interface DriverNetwork { name: string, vni: number, subnet: string, gateway: string, mtu: number }
 export interface DriverEndpoint { network: string, id: string, mac: string, ipv4: string, host: string }

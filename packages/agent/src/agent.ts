@@ -101,7 +101,10 @@ export class Agent implements AgentView {
     const first = await this.#reconcileKernel()
     if (first?.underlay !== undefined) this.#underlayMtu = first.underlay.mtu
     this.#state.on('change', () => { this.#scheduleDataplaneUpdate() })
-    this.#liveness.on('change', () => { this.#scheduleDataplaneUpdate() })
+    this.#liveness.on('change', ({ to }) => {
+      this.#scheduleDataplaneUpdate()
+      if (to === 'left') setTimeout(() => { this.#scheduleDataplaneUpdate() }, cfg['dead-after-ms'] + 50).unref()
+    })
     // Endpoints of hosts still in their startup grace are withdrawn once it ends, unless
     // the hosts were heard from by then.
     setTimeout(() => { this.#scheduleDataplaneUpdate() }, cfg['dead-after-ms'] + 100).unref()
@@ -150,15 +153,23 @@ export class Agent implements AgentView {
   }
 
   /** What the kernel should hold, from the state and liveness: networks, and endpoints of
-   * hosts that are alive. Right after start nobody has been heard from yet, so hosts that
-   * have not left count as alive for one dead-after period: a restart must not withdraw
-   * entries that were right a moment ago. */
+   * hosts that are alive. Two graces, both one dead-after long, keep a restart lossless:
+   *  - right after this agent starts nobody has been heard from yet, so hosts that have
+   *    not left count as alive (entries that were right a moment ago stay);
+   *  - a host whose agent stopped gracefully shows 'left' at once, but its containers
+   *    still run on its kernel, so its endpoints stay until the grace ends; an agent
+   *    restart comes back well within it. A crash is withdrawn after dead-after as well. */
   #dataplaneInput (): DataplaneInput {
-    const inGrace = Date.now() - this.#startedAtMs < this.#config['dead-after-ms']
+    const now = Date.now()
+    const grace = this.#config['dead-after-ms']
+    const starting = now - this.#startedAtMs < grace
     const hosts = new Map<string, DataplaneHost>()
     for (const h of this.#state.list('host')) {
       const state = this.#liveness.liveness(h.key).state
-      if (state === 'alive' || (inGrace && state !== 'left')) hosts.set(h.key, { underlayIp: h.body.underlayIp, vxlanPort: h.body.vxlanPort })
+      const leftRecently = state === 'left' && now - (this.#liveness.stateSinceMs(h.key) ?? 0) < grace
+      if (state === 'alive' || leftRecently || (starting && state !== 'left')) {
+        hosts.set(h.key, { underlayIp: h.body.underlayIp, vxlanPort: h.body.vxlanPort })
+      }
     }
     hosts.set(this.#peerId, { underlayIp: this.#advertiseAddr, vxlanPort: this.#config['vxlan-port'] })
     const endpoints = this.#state.list('endpoint')

@@ -1,3 +1,4 @@
+import { MeshplaneError, type ErrorCode } from '../errors.js'
 /**
  * Errors of the dataplane, with stable codes to branch on (never on the message).
  */
@@ -9,14 +10,25 @@ export type DataplaneErrorCode =
   | 'E_NETLINK'
   | 'E_NETNS_CONFIGURE'
 
-export class DataplaneError extends Error {
+/** The agent-wide code each dataplane code is reported as (api/http-errors.ts and
+ * cli/exit-codes.ts map only agent-wide codes). */
+const AGENT_CODE: Record<DataplaneErrorCode, ErrorCode> = {
+  E_DATAPLANE_STOPPED: 'E_UNAVAILABLE',
+  E_DATAPLANE_CONFIG: 'E_CONFIG',
+  E_DATAPLANE_NO_INPUT: 'E_UNAVAILABLE',
+  E_DATAPLANE_INVALID_ARGUMENT: 'E_INVALID_ARGUMENT',
+  E_NETLINK: 'E_KERNEL',
+  E_NETNS_CONFIGURE: 'E_KERNEL'
+}
+
+export class DataplaneError extends MeshplaneError {
   static override name = 'DataplaneError'
   override name = 'DataplaneError'
-  readonly code: DataplaneErrorCode
+  readonly dataplaneCode: DataplaneErrorCode
 
   constructor (code: DataplaneErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options)
-    this.code = code
+    super(AGENT_CODE[code], message, options)
+    this.dataplaneCode = code
   }
 }
 

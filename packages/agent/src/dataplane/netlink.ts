@@ -628,6 +628,21 @@ export class NetlinkKernel {
   }
 }
 
+/**
+ * The underlay device (the one holding `underlayIp`) and its MTU, read from the kernel of
+ * the caller's network namespace; undefined if no device holds the address. For callers
+ * that build DataplaneInput.self before the dataplane runs (the reconciler reads it itself
+ * on every pass).
+ */
+export async function readUnderlay (underlayIp: string, components: NetlinkKernelComponents): Promise<UnderlayDevice | undefined> {
+  const kernel = new NetlinkKernel(components)
+  try {
+    return await kernel.findUnderlay(underlayIp)
+  } finally {
+    kernel.close()
+  }
+}
+
 function parseVxlanParams (vxlan: ifla.Vxlan): VxlanParams {
   return {
     vni: vxlan.id ?? 0,

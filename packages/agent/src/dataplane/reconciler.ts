@@ -262,7 +262,7 @@ export class DataplaneReconciler implements Dataplane {
 
   #scheduleInBackground (reason: string): void {
     this.#schedule(reason).catch(err => {
-      if ((err as DataplaneError).code !== 'E_DATAPLANE_STOPPED') this.#log.warn({ err, reason }, 'reconcile failed')
+      if ((err as DataplaneError).dataplaneCode !== 'E_DATAPLANE_STOPPED') this.#log.warn({ err, reason }, 'reconcile failed')
     })
   }
 
