@@ -1385,6 +1385,7 @@ export namespace EndpointBody {
 export interface AddressRange {
   start: string
   end: string
+  gen: bigint
 }
 
 export namespace AddressRange {
@@ -1407,13 +1408,19 @@ export namespace AddressRange {
           w.string(obj.end)
         }
 
+        if ((obj.gen != null && obj.gen !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.gen)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           start: '',
-          end: ''
+          end: '',
+          gen: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1428,6 +1435,10 @@ export namespace AddressRange {
             }
             case 2: {
               obj.end = reader.string()
+              break
+            }
+            case 3: {
+              obj.gen = reader.uint64()
               break
             }
             default: {
@@ -1459,6 +1470,13 @@ export namespace AddressRange {
               }
               break
             }
+            case 3: {
+              yield {
+                field: `${prefix}.gen`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1481,6 +1499,11 @@ export namespace AddressRange {
     value: string
   }
 
+  export interface AddressRangeGenFieldEvent {
+    field: '$.gen'
+    value: bigint
+  }
+
   export function encode (obj: Partial<AddressRange>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, AddressRange.codec())
   }
@@ -1489,14 +1512,473 @@ export namespace AddressRange {
     return decodeMessage(buf, AddressRange.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AddressRange>): Generator<AddressRangeStartFieldEvent | AddressRangeEndFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AddressRange>): Generator<AddressRangeStartFieldEvent | AddressRangeEndFieldEvent | AddressRangeGenFieldEvent> {
     return streamMessage(buf, AddressRange.codec(), opts)
+  }
+}
+
+export interface Grant {
+  id: string
+  to: string
+  ranges: AddressRange[]
+}
+
+export namespace Grant {
+  let _codec: Codec<Grant>
+
+  export const codec = (): Codec<Grant> => {
+    if (_codec == null) {
+      _codec = message<Grant>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.id != null && obj.id !== '')) {
+          w.uint32(10)
+          w.string(obj.id)
+        }
+
+        if ((obj.to != null && obj.to !== '')) {
+          w.uint32(18)
+          w.string(obj.to)
+        }
+
+        if (obj.ranges != null && obj.ranges.length > 0) {
+          for (const value of obj.ranges) {
+            w.uint32(26)
+            AddressRange.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          id: '',
+          to: '',
+          ranges: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.id = reader.string()
+              break
+            }
+            case 2: {
+              obj.to = reader.string()
+              break
+            }
+            case 3: {
+              if (opts.limits?.ranges != null && obj.ranges.length === opts.limits.ranges) {
+                throw new MaxLengthError('Decode error - repeated field "ranges" had too many elements')
+              }
+
+              obj.ranges.push(AddressRange.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.ranges$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          ranges: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.id`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.to`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              if (opts.limits?.ranges != null && obj.ranges === opts.limits.ranges) {
+                throw new MaxLengthError('Streaming decode error - repeated field "ranges" had too many elements')
+              }
+
+              for (const evt of AddressRange.codec().stream(reader, reader.uint32(), `${prefix}.ranges[]`, {
+                limits: opts.limits?.ranges$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.ranges
+                }
+              }
+
+              obj.ranges++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface GrantIdFieldEvent {
+    field: '$.id'
+    value: string
+  }
+
+  export interface GrantToFieldEvent {
+    field: '$.to'
+    value: string
+  }
+
+  export interface GrantRangesStartFieldEvent {
+    field: '$.ranges[].start'
+    value: string
+    index: number
+  }
+
+  export interface GrantRangesEndFieldEvent {
+    field: '$.ranges[].end'
+    value: string
+    index: number
+  }
+
+  export interface GrantRangesGenFieldEvent {
+    field: '$.ranges[].gen'
+    value: bigint
+    index: number
+  }
+
+  export function encode (obj: Partial<Grant>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Grant.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Grant>): Grant {
+    return decodeMessage(buf, Grant.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Grant>): Generator<GrantIdFieldEvent | GrantToFieldEvent | GrantRangesStartFieldEvent | GrantRangesEndFieldEvent | GrantRangesGenFieldEvent> {
+    return streamMessage(buf, Grant.codec(), opts)
+  }
+}
+
+export interface Claim {
+  from: string
+  id: string
+}
+
+export namespace Claim {
+  let _codec: Codec<Claim>
+
+  export const codec = (): Codec<Claim> => {
+    if (_codec == null) {
+      _codec = message<Claim>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.from != null && obj.from !== '')) {
+          w.uint32(10)
+          w.string(obj.from)
+        }
+
+        if ((obj.id != null && obj.id !== '')) {
+          w.uint32(18)
+          w.string(obj.id)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          from: '',
+          id: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.from = reader.string()
+              break
+            }
+            case 2: {
+              obj.id = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.from`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.id`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ClaimFromFieldEvent {
+    field: '$.from'
+    value: string
+  }
+
+  export interface ClaimIdFieldEvent {
+    field: '$.id'
+    value: string
+  }
+
+  export function encode (obj: Partial<Claim>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Claim.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Claim>): Claim {
+    return decodeMessage(buf, Claim.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Claim>): Generator<ClaimFromFieldEvent | ClaimIdFieldEvent> {
+    return streamMessage(buf, Claim.codec(), opts)
+  }
+}
+
+export interface Reclaim {
+  peer: string
+  ranges: AddressRange[]
+  atMs: bigint
+}
+
+export namespace Reclaim {
+  let _codec: Codec<Reclaim>
+
+  export const codec = (): Codec<Reclaim> => {
+    if (_codec == null) {
+      _codec = message<Reclaim>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.peer != null && obj.peer !== '')) {
+          w.uint32(10)
+          w.string(obj.peer)
+        }
+
+        if (obj.ranges != null && obj.ranges.length > 0) {
+          for (const value of obj.ranges) {
+            w.uint32(18)
+            AddressRange.codec().encode(value, w)
+          }
+        }
+
+        if ((obj.atMs != null && obj.atMs !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.atMs)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          peer: '',
+          ranges: [],
+          atMs: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.peer = reader.string()
+              break
+            }
+            case 2: {
+              if (opts.limits?.ranges != null && obj.ranges.length === opts.limits.ranges) {
+                throw new MaxLengthError('Decode error - repeated field "ranges" had too many elements')
+              }
+
+              obj.ranges.push(AddressRange.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.ranges$
+              }))
+              break
+            }
+            case 3: {
+              obj.atMs = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          ranges: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.peer`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              if (opts.limits?.ranges != null && obj.ranges === opts.limits.ranges) {
+                throw new MaxLengthError('Streaming decode error - repeated field "ranges" had too many elements')
+              }
+
+              for (const evt of AddressRange.codec().stream(reader, reader.uint32(), `${prefix}.ranges[]`, {
+                limits: opts.limits?.ranges$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.ranges
+                }
+              }
+
+              obj.ranges++
+
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.atMs`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ReclaimPeerFieldEvent {
+    field: '$.peer'
+    value: string
+  }
+
+  export interface ReclaimRangesStartFieldEvent {
+    field: '$.ranges[].start'
+    value: string
+    index: number
+  }
+
+  export interface ReclaimRangesEndFieldEvent {
+    field: '$.ranges[].end'
+    value: string
+    index: number
+  }
+
+  export interface ReclaimRangesGenFieldEvent {
+    field: '$.ranges[].gen'
+    value: bigint
+    index: number
+  }
+
+  export interface ReclaimAtMsFieldEvent {
+    field: '$.atMs'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<Reclaim>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Reclaim.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Reclaim>): Reclaim {
+    return decodeMessage(buf, Reclaim.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Reclaim>): Generator<ReclaimPeerFieldEvent | ReclaimRangesStartFieldEvent | ReclaimRangesEndFieldEvent | ReclaimRangesGenFieldEvent | ReclaimAtMsFieldEvent> {
+    return streamMessage(buf, Reclaim.codec(), opts)
   }
 }
 
 export interface RangesBody {
   network: string
   ranges: AddressRange[]
+  lineage: string
+  grants: Grant[]
+  claims: Claim[]
+  reclaims: Reclaim[]
+  freeHint: number
 }
 
 export namespace RangesBody {
@@ -1521,13 +2003,49 @@ export namespace RangesBody {
           }
         }
 
+        if ((obj.lineage != null && obj.lineage !== '')) {
+          w.uint32(26)
+          w.string(obj.lineage)
+        }
+
+        if (obj.grants != null && obj.grants.length > 0) {
+          for (const value of obj.grants) {
+            w.uint32(34)
+            Grant.codec().encode(value, w)
+          }
+        }
+
+        if (obj.claims != null && obj.claims.length > 0) {
+          for (const value of obj.claims) {
+            w.uint32(42)
+            Claim.codec().encode(value, w)
+          }
+        }
+
+        if (obj.reclaims != null && obj.reclaims.length > 0) {
+          for (const value of obj.reclaims) {
+            w.uint32(50)
+            Reclaim.codec().encode(value, w)
+          }
+        }
+
+        if ((obj.freeHint != null && obj.freeHint !== 0)) {
+          w.uint32(56)
+          w.uint32(obj.freeHint)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           network: '',
-          ranges: []
+          ranges: [],
+          lineage: '',
+          grants: [],
+          claims: [],
+          reclaims: [],
+          freeHint: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1550,6 +2068,44 @@ export namespace RangesBody {
               }))
               break
             }
+            case 3: {
+              obj.lineage = reader.string()
+              break
+            }
+            case 4: {
+              if (opts.limits?.grants != null && obj.grants.length === opts.limits.grants) {
+                throw new MaxLengthError('Decode error - repeated field "grants" had too many elements')
+              }
+
+              obj.grants.push(Grant.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.grants$
+              }))
+              break
+            }
+            case 5: {
+              if (opts.limits?.claims != null && obj.claims.length === opts.limits.claims) {
+                throw new MaxLengthError('Decode error - repeated field "claims" had too many elements')
+              }
+
+              obj.claims.push(Claim.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.claims$
+              }))
+              break
+            }
+            case 6: {
+              if (opts.limits?.reclaims != null && obj.reclaims.length === opts.limits.reclaims) {
+                throw new MaxLengthError('Decode error - repeated field "reclaims" had too many elements')
+              }
+
+              obj.reclaims.push(Reclaim.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.reclaims$
+              }))
+              break
+            }
+            case 7: {
+              obj.freeHint = reader.uint32()
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1560,7 +2116,10 @@ export namespace RangesBody {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          ranges: 0
+          ranges: 0,
+          grants: 0,
+          claims: 0,
+          reclaims: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1594,6 +2153,74 @@ export namespace RangesBody {
 
               break
             }
+            case 3: {
+              yield {
+                field: `${prefix}.lineage`,
+                value: reader.string()
+              }
+              break
+            }
+            case 4: {
+              if (opts.limits?.grants != null && obj.grants === opts.limits.grants) {
+                throw new MaxLengthError('Streaming decode error - repeated field "grants" had too many elements')
+              }
+
+              for (const evt of Grant.codec().stream(reader, reader.uint32(), `${prefix}.grants[]`, {
+                limits: opts.limits?.grants$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.grants
+                }
+              }
+
+              obj.grants++
+
+              break
+            }
+            case 5: {
+              if (opts.limits?.claims != null && obj.claims === opts.limits.claims) {
+                throw new MaxLengthError('Streaming decode error - repeated field "claims" had too many elements')
+              }
+
+              for (const evt of Claim.codec().stream(reader, reader.uint32(), `${prefix}.claims[]`, {
+                limits: opts.limits?.claims$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.claims
+                }
+              }
+
+              obj.claims++
+
+              break
+            }
+            case 6: {
+              if (opts.limits?.reclaims != null && obj.reclaims === opts.limits.reclaims) {
+                throw new MaxLengthError('Streaming decode error - repeated field "reclaims" had too many elements')
+              }
+
+              for (const evt of Reclaim.codec().stream(reader, reader.uint32(), `${prefix}.reclaims[]`, {
+                limits: opts.limits?.reclaims$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.reclaims
+                }
+              }
+
+              obj.reclaims++
+
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.freeHint`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1623,6 +2250,94 @@ export namespace RangesBody {
     index: number
   }
 
+  export interface RangesBodyRangesGenFieldEvent {
+    field: '$.ranges[].gen'
+    value: bigint
+    index: number
+  }
+
+  export interface RangesBodyLineageFieldEvent {
+    field: '$.lineage'
+    value: string
+  }
+
+  export interface RangesBodyGrantsIdFieldEvent {
+    field: '$.grants[].id'
+    value: string
+    index: number
+  }
+
+  export interface RangesBodyGrantsToFieldEvent {
+    field: '$.grants[].to'
+    value: string
+    index: number
+  }
+
+  export interface RangesBodyGrantsRangesStartFieldEvent {
+    field: '$.grants[].ranges[].start'
+    value: string
+    index: number
+  }
+
+  export interface RangesBodyGrantsRangesEndFieldEvent {
+    field: '$.grants[].ranges[].end'
+    value: string
+    index: number
+  }
+
+  export interface RangesBodyGrantsRangesGenFieldEvent {
+    field: '$.grants[].ranges[].gen'
+    value: bigint
+    index: number
+  }
+
+  export interface RangesBodyClaimsFromFieldEvent {
+    field: '$.claims[].from'
+    value: string
+    index: number
+  }
+
+  export interface RangesBodyClaimsIdFieldEvent {
+    field: '$.claims[].id'
+    value: string
+    index: number
+  }
+
+  export interface RangesBodyReclaimsPeerFieldEvent {
+    field: '$.reclaims[].peer'
+    value: string
+    index: number
+  }
+
+  export interface RangesBodyReclaimsRangesStartFieldEvent {
+    field: '$.reclaims[].ranges[].start'
+    value: string
+    index: number
+  }
+
+  export interface RangesBodyReclaimsRangesEndFieldEvent {
+    field: '$.reclaims[].ranges[].end'
+    value: string
+    index: number
+  }
+
+  export interface RangesBodyReclaimsRangesGenFieldEvent {
+    field: '$.reclaims[].ranges[].gen'
+    value: bigint
+    index: number
+  }
+
+  export interface RangesBodyReclaimsAtMsFieldEvent {
+    field: '$.reclaims[].atMs'
+    value: bigint
+    index: number
+  }
+
+  export interface RangesBodyFreeHintFieldEvent {
+    field: '$.freeHint'
+    value: number
+  }
+
   export function encode (obj: Partial<RangesBody>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RangesBody.codec())
   }
@@ -1631,8 +2346,312 @@ export namespace RangesBody {
     return decodeMessage(buf, RangesBody.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RangesBody>): Generator<RangesBodyNetworkFieldEvent | RangesBodyRangesStartFieldEvent | RangesBodyRangesEndFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RangesBody>): Generator<RangesBodyNetworkFieldEvent | RangesBodyRangesStartFieldEvent | RangesBodyRangesEndFieldEvent | RangesBodyRangesGenFieldEvent | RangesBodyLineageFieldEvent | RangesBodyGrantsIdFieldEvent | RangesBodyGrantsToFieldEvent | RangesBodyGrantsRangesStartFieldEvent | RangesBodyGrantsRangesEndFieldEvent | RangesBodyGrantsRangesGenFieldEvent | RangesBodyClaimsFromFieldEvent | RangesBodyClaimsIdFieldEvent | RangesBodyReclaimsPeerFieldEvent | RangesBodyReclaimsRangesStartFieldEvent | RangesBodyReclaimsRangesEndFieldEvent | RangesBodyReclaimsRangesGenFieldEvent | RangesBodyReclaimsAtMsFieldEvent | RangesBodyFreeHintFieldEvent> {
     return streamMessage(buf, RangesBody.codec(), opts)
+  }
+}
+
+export interface IpamRequest {
+  network: string
+  size: number
+  address: string
+}
+
+export namespace IpamRequest {
+  let _codec: Codec<IpamRequest>
+
+  export const codec = (): Codec<IpamRequest> => {
+    if (_codec == null) {
+      _codec = message<IpamRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.network != null && obj.network !== '')) {
+          w.uint32(10)
+          w.string(obj.network)
+        }
+
+        if ((obj.size != null && obj.size !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.size)
+        }
+
+        if ((obj.address != null && obj.address !== '')) {
+          w.uint32(26)
+          w.string(obj.address)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          network: '',
+          size: 0,
+          address: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.network = reader.string()
+              break
+            }
+            case 2: {
+              obj.size = reader.uint32()
+              break
+            }
+            case 3: {
+              obj.address = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.network`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.size`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.address`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface IpamRequestNetworkFieldEvent {
+    field: '$.network'
+    value: string
+  }
+
+  export interface IpamRequestSizeFieldEvent {
+    field: '$.size'
+    value: number
+  }
+
+  export interface IpamRequestAddressFieldEvent {
+    field: '$.address'
+    value: string
+  }
+
+  export function encode (obj: Partial<IpamRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, IpamRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<IpamRequest>): IpamRequest {
+    return decodeMessage(buf, IpamRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<IpamRequest>): Generator<IpamRequestNetworkFieldEvent | IpamRequestSizeFieldEvent | IpamRequestAddressFieldEvent> {
+    return streamMessage(buf, IpamRequest.codec(), opts)
+  }
+}
+
+export interface IpamResponse {
+  ok: boolean
+  error: string
+  grant?: SignedRecord
+  code: string
+}
+
+export namespace IpamResponse {
+  let _codec: Codec<IpamResponse>
+
+  export const codec = (): Codec<IpamResponse> => {
+    if (_codec == null) {
+      _codec = message<IpamResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.ok != null && obj.ok !== false)) {
+          w.uint32(8)
+          w.bool(obj.ok)
+        }
+
+        if ((obj.error != null && obj.error !== '')) {
+          w.uint32(18)
+          w.string(obj.error)
+        }
+
+        if (obj.grant != null) {
+          w.uint32(26)
+          SignedRecord.codec().encode(obj.grant, w)
+        }
+
+        if ((obj.code != null && obj.code !== '')) {
+          w.uint32(34)
+          w.string(obj.code)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          ok: false,
+          error: '',
+          code: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.ok = reader.bool()
+              break
+            }
+            case 2: {
+              obj.error = reader.string()
+              break
+            }
+            case 3: {
+              obj.grant = SignedRecord.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.grant
+              })
+              break
+            }
+            case 4: {
+              obj.code = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.ok`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.error`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield * SignedRecord.codec().stream(reader, reader.uint32(), `${prefix}.grant`, {
+                limits: opts.limits?.grant
+              })
+
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.code`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface IpamResponseOkFieldEvent {
+    field: '$.ok'
+    value: boolean
+  }
+
+  export interface IpamResponseErrorFieldEvent {
+    field: '$.error'
+    value: string
+  }
+
+  export interface IpamResponseGrantSchemaFieldEvent {
+    field: '$.grant.schema'
+    value: number
+  }
+
+  export interface IpamResponseGrantRecordFieldEvent {
+    field: '$.grant.record'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface IpamResponseGrantSignatureFieldEvent {
+    field: '$.grant.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface IpamResponseCodeFieldEvent {
+    field: '$.code'
+    value: string
+  }
+
+  export function encode (obj: Partial<IpamResponse>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, IpamResponse.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<IpamResponse>): IpamResponse {
+    return decodeMessage(buf, IpamResponse.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<IpamResponse>): Generator<IpamResponseOkFieldEvent | IpamResponseErrorFieldEvent | IpamResponseGrantSchemaFieldEvent | IpamResponseGrantRecordFieldEvent | IpamResponseGrantSignatureFieldEvent | IpamResponseCodeFieldEvent> {
+    return streamMessage(buf, IpamResponse.codec(), opts)
   }
 }
 

@@ -14,6 +14,7 @@ import type { DataStore } from './store.js'
 import { SYNC_BUCKETS, DEFAULT_TOMBSTONE_TTL_MS } from './constants.js'
 import type { RecordKindName, StateRecord, HostRecord, NetworkRecord, EndpointRecord, RangesRecord } from './types.js'
 import { MeshplaneError } from '../errors.js'
+import { Serial } from './serial.js'
 
 export interface ClusterStateComponents {
   store: DataStore
@@ -52,16 +53,6 @@ export interface ClusterStateEvents {
   local: [OpenedRecord]
 }
 
-/** A mutex as a promise chain: merges and persists one batch at a time, so a slow disk
- * write can never let an older version overtake a newer one for the same id. */
-class Serial {
-  #tail: Promise<unknown> = Promise.resolve()
-  run<T> (fn: () => Promise<T>): Promise<T> {
-    const next = this.#tail.then(fn, fn)
-    this.#tail = next.catch(() => {})
-    return next
-  }
-}
 
 export class ClusterState extends EventEmitter<ClusterStateEvents> {
   readonly #store: DataStore
@@ -70,6 +61,8 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
   readonly #tombstoneTtlMs: number
   readonly #entries = new Map<string, OpenedRecord>()
   readonly #buckets = new BigUint64Array(SYNC_BUCKETS)
+  // Merges and persists one batch at a time, so a slow disk write can never let an
+  // older version overtake a newer one for the same id.
   readonly #serial = new Serial()
   /** When each record's current version arrived here (wall clock, not persisted): the
    * propagation delay a bench or a metric reads. */
