@@ -1,0 +1,198 @@
+/**
+ * How fast a record written on one host reaches every other host.
+ *
+ * For each cluster size N: N namespace hosts, one real agent each (every host joins
+ * through host 0), wait until all see each other alive, then write `--records` network
+ * records on the writer spaced `--spacing-ms` apart, wait until every agent holds every
+ * record, and per record take
+ *
+ *   propagation = max over agents (appliedAtMs on that agent − appliedAtMs on the writer)
+ *
+ * (appliedAtMs is the wall-clock time the record's version arrived; on the writer it is
+ * the write; all agents share this machine's clock). p50 / p99 / max are over records.
+ *
+ *   npx tsc -b && node_modules/.bin/node dist/bench/convergence.js 10 30
+ */
+import { createCluster, type Cluster } from '../test/utils/netns.js'
+import type { TestAgent } from '../test/utils/agents.js'
+import {
+  agentPid, commandLine, flags, fmt, intFlag, intList, log, machine, max, median, meshStatus, MiB, pct, requireRoot,
+  rssBytes, sleepMs, startAgentsBatched, sum, table, waitAllAlive
+} from './lib.js'
+
+const USAGE = `usage: node dist/bench/convergence.js [N ...] [options]
+  N                      cluster sizes (default 10 30)
+  --records K            records per writer (default 100, at least 20)
+  --spacing-ms MS        gap between writes (default 150)
+  --writers LIST         host indexes that write, "last" = N-1 (default 0,last; 0 is the seed,
+                         connected to every host; "last" is an ordinary host)
+  --concurrency C        agents started at once (default 6)
+  --log-level LEVEL      agent log level (default info)
+  --agent-arg ARG        extra agent flag, repeatable (e.g. --agent-arg=--target-peers=8)
+`
+
+interface RecordRow { id: string, writer: string, lamport: string, appliedAtMs: number | null }
+
+interface WriterResult {
+  writer: number
+  records: number
+  perRecord: number[]
+  perPair: number[]
+  viaSync: number
+  convergedAfterMs: number
+}
+
+interface RunResult {
+  n: number
+  clusterMs: number
+  apiUpMs: number
+  aliveMs: number
+  rssMiB: number[]
+  writers: WriterResult[]
+}
+
+async function records (a: TestAgent): Promise<RecordRow[]> {
+  return await a.api.call<RecordRow[]>('GET', '/v1/records')
+}
+
+async function writeSeries (agents: TestAgent[], writer: number, count: number, spacingMs: number, subnetA: number): Promise<WriterResult> {
+  const w = agents[writer]!
+  const before = await Promise.all(agents.map(async a => (await meshStatus(a)).syncRecordsIn))
+  const baseline = new Set((await records(w)).map(r => r.id))
+  const names: string[] = []
+  const t0 = Date.now()
+  for (let i = 0; i < count; i++) {
+    const started = Date.now()
+    const name = `bench-w${writer}-${i}`
+    await w.createNetwork(name, `10.${subnetA}.${i}.0/24`)
+    names.push(name)
+    const rest = spacingMs - (Date.now() - started)
+    if (rest > 0) await sleepMs(rest)
+  }
+  const mine = (await records(w)).filter(r => !baseline.has(r.id) && r.writer === w.peerId)
+  if (mine.length !== count) throw new Error(`writer ${writer}: expected ${count} new records, found ${mine.length}`)
+  const want = new Map(mine.map(r => [r.id, r]))
+
+  // Wait until every agent holds every record at the writer's version.
+  let views: RecordRow[][] = []
+  const deadline = Date.now() + 120_000
+  for (;;) {
+    views = await Promise.all(agents.map(records))
+    const missing = views.reduce((n, v) => {
+      const have = new Map(v.map(r => [r.id, r]))
+      for (const [id, r] of want) if (have.get(id)?.lamport !== r.lamport || have.get(id)?.appliedAtMs == null) n++
+      return n
+    }, 0)
+    if (missing === 0) break
+    if (Date.now() > deadline) throw new Error(`writer ${writer}: ${missing} (agent, record) pairs still missing after 120 s`)
+    await sleepMs(250)
+  }
+  const convergedAfterMs = Date.now() - t0
+  const after = await Promise.all(agents.map(async a => (await meshStatus(a)).syncRecordsIn))
+
+  const perRecord: number[] = []
+  const perPair: number[] = []
+  for (const [id, r] of want) {
+    const t = r.appliedAtMs!
+    let worst = 0
+    views.forEach((v, i) => {
+      if (i === writer) return
+      const d = v.find(x => x.id === id)!.appliedAtMs! - t
+      perPair.push(d)
+      worst = Math.max(worst, d)
+    })
+    perRecord.push(worst)
+  }
+  return { writer, records: count, perRecord, perPair, viaSync: sum(after) - sum(before), convergedAfterMs }
+}
+
+async function runOne (n: number, opts: { records: number, spacingMs: number, writers: string[], concurrency: number, args: string[] }, runIndex: number): Promise<RunResult> {
+  log(`N=${n}: creating ${n} namespace hosts`)
+  const t0 = Date.now()
+  let cluster: Cluster | undefined
+  try {
+    cluster = await createCluster({ hosts: n, prefix: 'bconv' })
+    const clusterMs = Date.now() - t0
+    log(`N=${n}: starting agents (${opts.concurrency} at a time)`)
+    const { agents, apiUpMs } = await startAgentsBatched(cluster, opts.args, opts.concurrency)
+    log(`N=${n}: APIs up after ${apiUpMs} ms; waiting until all see each other alive`)
+    const t1 = Date.now()
+    await waitAllAlive(agents, 180_000)
+    const aliveMs = Date.now() - t1
+    log(`N=${n}: all alive after another ${aliveMs} ms; letting the mesh settle 5 s`)
+    await sleepMs(5000)
+
+    const writers: WriterResult[] = []
+    for (const [k, spec] of opts.writers.entries()) {
+      const writer = spec === 'last' ? n - 1 : Number(spec)
+      if (!Number.isInteger(writer) || writer < 0 || writer >= n) throw new Error(`--writers: ${spec} is not a host of a ${n}-host cluster`)
+      log(`N=${n}: host ${writer} writes ${opts.records} records, one every ${opts.spacingMs} ms`)
+      // Distinct /24s per run and writer: 10.<100 + 10·run + k>.<i>.0/24.
+      writers.push(await writeSeries(agents, writer, opts.records, opts.spacingMs, 100 + runIndex * 10 + k))
+      await sleepMs(1000)
+    }
+    const rssMiB = agents.map(a => rssBytes(agentPid(a)) / MiB)
+    return { n, clusterMs, apiUpMs, aliveMs, rssMiB, writers }
+  } finally {
+    log(`N=${n}: tearing down`)
+    await cluster?.destroy()
+  }
+}
+
+async function main (): Promise<void> {
+  const { values, positionals } = flags({
+    records: { type: 'string' },
+    'spacing-ms': { type: 'string' },
+    writers: { type: 'string' },
+    concurrency: { type: 'string' },
+    'log-level': { type: 'string' },
+    'agent-arg': { type: 'string', multiple: true }
+  }, USAGE)
+  requireRoot()
+  const sizes = intList(positionals, [10, 30], 'N')
+  if (sizes.some(n => n < 2 || n > 200)) throw new Error('N: 2..200')
+  const recordsPer = Math.max(20, intFlag(values.records, 100, 'records'))
+  const spacingMs = intFlag(values['spacing-ms'], 150, 'spacing-ms')
+  const writerSpecs = String(values.writers ?? '0,last').split(',').filter(Boolean)
+  const concurrency = Math.max(1, intFlag(values.concurrency, 6, 'concurrency'))
+  const extra = ((values as Record<string, unknown>)['agent-arg'] as string[] | undefined) ?? []
+  const args = ['--log-level', String(values['log-level'] ?? 'info'), ...extra]
+
+  const results: RunResult[] = []
+  for (const [i, n] of sizes.entries()) results.push(await runOne(n, { records: recordsPer, spacingMs, writers: writerSpecs, concurrency, args }, i))
+
+  const out: string[] = []
+  out.push(`\nRecord propagation (meshplane agent core), ${new Date().toISOString()}`)
+  out.push(`machine: ${machine()}`)
+  out.push(`command: ${commandLine('convergence.js')}`)
+  out.push(`agent args: ${args.join(' ')}; ${recordsPer} network records per writer, one every ${spacingMs} ms`)
+  out.push('propagation of a record = max over agents of (appliedAtMs there − appliedAtMs on the writer); percentiles over records (nearest rank)\n')
+  out.push(table(
+    ['N', 'writer', 'records', 'p50 ms', 'p99 ms', 'max ms', 'pairs p50 ms', 'pairs p99 ms', 'by sync', 'all held after s'],
+    results.flatMap(r => r.writers.map(w => [
+      r.n, w.writer === 0 ? '0 (seed)' : String(w.writer), w.records,
+      fmt(pct(w.perRecord, 50)), fmt(pct(w.perRecord, 99)), fmt(max(w.perRecord)),
+      fmt(pct(w.perPair, 50)), fmt(pct(w.perPair, 99)), w.viaSync, fmt(w.convergedAfterMs / 1000, 1)
+    ]))))
+  out.push('("pairs": over every (record, receiving agent); "by sync": records that arrived by anti-entropy instead of gossip, summed over agents)\n')
+  out.push(table(
+    ['N', 'namespaces s', 'agents up s', 'then all alive s', 'start total s', 'RSS/agent median MiB', 'RSS/agent max MiB', 'RSS total MiB'],
+    results.map(r => [
+      r.n, fmt(r.clusterMs / 1000, 1), fmt(r.apiUpMs / 1000, 1), fmt(r.aliveMs / 1000, 1),
+      fmt((r.clusterMs + r.apiUpMs + r.aliveMs) / 1000, 1),
+      fmt(median(r.rssMiB)), fmt(max(r.rssMiB)), fmt(sum(r.rssMiB))
+    ])))
+  out.push(`(agents started ${concurrency} at a time; RSS sampled after the writes)\n`)
+  const n30 = results.find(r => r.n === 30)
+  const seed30 = n30?.writers.find(w => w.writer === 0)
+  if (seed30 !== undefined) {
+    const p99 = pct(seed30.perRecord, 99)
+    out.push(`goal: p99 ≤ 100 ms at N=30 (writer host 0): ${p99 <= 100 ? 'met' : 'MISSED'} (${fmt(p99)} ms)`)
+  }
+  process.stdout.write(out.join('\n') + '\n')
+}
+
+main().catch(err => {
+  process.stderr.write(`convergence bench failed: ${(err as Error).stack ?? String(err)}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,211 @@
+/**
+ * Shared pieces of the benches: flags, percentiles, /proc sampling, per-host byte
+ * counters, a batched agent start (30 node processes at once on 2 cores would trip the
+ * per-agent API timeout), and the machine description printed with every result.
+ *
+ * Everything a bench makes goes through test/utils/netns.ts, which names it with a
+ * unique prefix, tracks it, and removes it in cluster.destroy() or, on Ctrl-C / SIGTERM /
+ * an uncaught error, in its exit handler. Nothing else is touched.
+ */
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { cpus, loadavg, release } from 'node:os'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { TestAgent, writeClusterKey } from '../test/utils/agents.js'
+import { waitFor, type Cluster, type Host } from '../test/utils/netns.js'
+
+export const NODE = '/work/main/node_modules/.bin/node'
+
+// ---- flags -------------------------------------------------------------------------------
+
+export function flags (options: NonNullable<ParseArgsConfig['options']>, usage: string): { values: Record<string, string | boolean | undefined>, positionals: string[] } {
+  try {
+    const r = parseArgs({ args: process.argv.slice(2), options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as
+      { values: Record<string, string | boolean | string[] | undefined>, positionals: string[] }
+    if (r.values.help === true) {
+      process.stdout.write(usage)
+      process.exit(0)
+    }
+    return r as { values: Record<string, string | boolean | undefined>, positionals: string[] }
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${usage}`)
+    process.exit(64)
+  }
+}
+
+export function intFlag (v: string | boolean | undefined, def: number, name: string): number {
+  if (v === undefined) return def
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) {
+    process.stderr.write(`--${name}: expected a non-negative integer, got ${String(v)}\n`)
+    process.exit(64)
+  }
+  return n
+}
+
+export function intList (v: readonly string[] | string | undefined, def: number[], name: string): number[] {
+  if (v === undefined || (Array.isArray(v) && v.length === 0)) return def
+  const parts = (Array.isArray(v) ? v : [v]).flatMap(s => String(s).split(',')).filter(s => s !== '')
+  return parts.map(p => intFlag(p, 0, name))
+}
+
+// ---- statistics --------------------------------------------------------------------------
+
+/** Nearest-rank percentile (p in 0..100) of a non-empty list. */
+export function pct (values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN
+  const s = [...values].sort((a, b) => a - b)
+  const rank = Math.max(1, Math.ceil((p / 100) * s.length))
+  return s[Math.min(rank, s.length) - 1]!
+}
+
+export const median = (v: readonly number[]): number => pct(v, 50)
+export const max = (v: readonly number[]): number => v.reduce((a, b) => Math.max(a, b), -Infinity)
+export const min = (v: readonly number[]): number => v.reduce((a, b) => Math.min(a, b), Infinity)
+export const sum = (v: readonly number[]): number => v.reduce((a, b) => a + b, 0)
+
+export function fmt (n: number, digits = 0): string {
+  if (!Number.isFinite(n)) return '-'
+  return n.toFixed(digits)
+}
+
+/** A plain text table (also valid Markdown). */
+export function table (header: string[], rows: Array<Array<string | number>>): string {
+  const cells = [header, ...rows.map(r => r.map(String))]
+  const widths = header.map((_, i) => Math.max(...cells.map(r => (r[i] ?? '').length)))
+  const line = (r: string[]): string => '| ' + r.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |'
+  return [line(header), '|' + widths.map(w => '-'.repeat(w + 2)).join('|') + '|', ...cells.slice(1).map(line)].join('\n') + '\n'
+}
+
+// ---- /proc -------------------------------------------------------------------------------
+
+/** The node process of an agent. `ip netns exec` execs the command in place, so the
+ * tracked pid is node itself; if it ever is a wrapper, take its only child. */
+export function agentPid (a: TestAgent): number {
+  const pid = a.proc?.pid
+  if (pid === undefined) throw new Error(`agent on ${a.host.name} has no process`)
+  const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+  if (comm === 'node') return pid
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
+    if (kids.length === 1) return Number(kids[0])
+  } catch { /* fall through */ }
+  return pid
+}
+
+/** Resident set size in bytes (VmRSS). */
+export function rssBytes (pid: number): number {
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m === null ? NaN : Number(m[1]) * 1024
+}
+
+const CLK_TCK = (() => {
+  try { return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100 } catch { return 100 }
+})()
+
+/** utime + stime of a process, in seconds. */
+export function cpuSeconds (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the ")" that closes comm: state is field 3, utime 14, stime 15.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK
+}
+
+export const MiB = 1024 * 1024
+
+// ---- per-host traffic --------------------------------------------------------------------
+
+export interface LinkCounters { rxBytes: number, txBytes: number, rxPackets: number, txPackets: number }
+
+/** Counters of a host's underlay interface (everything the agent sends and receives). */
+export function linkCounters (host: Host): LinkCounters {
+  const out = execFileSync('ip', ['-n', host.name, '-s', '-j', 'link', 'show', 'dev', host.iface], { encoding: 'utf8', timeout: 10_000 })
+  const [link] = JSON.parse(out) as Array<{ stats64: { rx: { bytes: number, packets: number }, tx: { bytes: number, packets: number } } }>
+  const s = link!.stats64
+  return { rxBytes: s.rx.bytes, txBytes: s.tx.bytes, rxPackets: s.rx.packets, txPackets: s.tx.packets }
+}
+
+// ---- agents ------------------------------------------------------------------------------
+
+export interface StartedAgents {
+  agents: TestAgent[]
+  /** ms from the first spawn until every API answered. */
+  apiUpMs: number
+}
+
+/**
+ * Like startAgents() in test/utils/agents.ts (every host joins through host 0), but
+ * starts at most `concurrency` agents at a time so a 2-core machine is not asked to boot
+ * 30 node processes inside one 30 s API timeout.
+ */
+export async function startAgentsBatched (cluster: Cluster, args: string[], concurrency = 6): Promise<StartedAgents> {
+  const keyFile = writeClusterKey(cluster)
+  const seed = `${cluster.hosts[0]!.ip}:7946`
+  const agents = cluster.hosts.map((h, i) => new TestAgent(cluster, h, { keyFile, args, join: i === 0 ? [] : [seed] }))
+  const t0 = Date.now()
+  await agents[0]!.start()
+  let next = 1
+  const worker = async (): Promise<void> => {
+    while (next < agents.length) {
+      const a = agents[next++]!
+      await a.start()
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, agents.length - 1) }, worker))
+  return { agents, apiUpMs: Date.now() - t0 }
+}
+
+/** Waits until every agent sees every other as alive; cheaper than waitForPeers on 30 hosts. */
+export async function waitAllAlive (agents: TestAgent[], timeoutMs: number): Promise<void> {
+  const ids = new Set(agents.map(a => a.peerId))
+  await waitFor(async () => {
+    const views = await Promise.all(agents.map(async a => await a.peers().catch(() => [])))
+    return views.every(peers => {
+      const alive = peers.filter(p => ids.has(p.id) && p.state === 'alive').length
+      return alive === ids.size
+    })
+  }, { timeoutMs, intervalMs: 500, what: `all ${agents.length} agents to see each other alive` })
+}
+
+export interface PeerRow { id: string, address: string, state: string, self: boolean, stateSinceMs: number | null }
+
+export interface MeshStatus { heartbeatsIn: number, gossipAccepted: number, syncRounds: number, syncBytes: number, syncRecordsIn: number }
+
+export async function meshStatus (a: TestAgent): Promise<MeshStatus> {
+  const s = await a.api.call<{ mesh: MeshStatus }>('GET', '/v1/status')
+  return s.mesh
+}
+
+// ---- context -----------------------------------------------------------------------------
+
+export function machine (): string {
+  const model = cpus()[0]?.model ?? 'unknown'
+  return `${cpus().length} cores (${model}), kernel ${release()}, node ${process.version}`
+}
+
+/** The 1-minute load average: the benches share the machine with whatever else runs
+ * (other test suites, builds), and the figures should say how busy it was. */
+export function loadNote (): string {
+  return `load average (1 min) ${loadavg()[0]!.toFixed(2)}`
+}
+
+/** The command line that reproduces this run. */
+export function commandLine (script: string): string {
+  const quote = (s: string): string => /^[A-Za-z0-9_./,=:@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`
+  return `cd /work/main && npx tsc -b && node_modules/.bin/node dist/bench/${script} ${process.argv.slice(2).map(quote).join(' ')}`.trimEnd()
+}
+
+export function log (msg: string): void {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${msg}\n`)
+}
+
+export async function sleepMs (ms: number): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}
+
+export function requireRoot (): void {
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('benches need root: they create network namespaces\n')
+    process.exit(77)
+  }
+}

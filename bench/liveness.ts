@@ -1,0 +1,365 @@
+/**
+ * Liveness: (a) how long until every other host marks a kill -9'd agent unreachable,
+ * (b) what an idle cluster costs per host (CPU, RSS, heartbeats, bytes on the wire,
+ * false alarms), and an extrapolation of (b) to 1,000 hosts.
+ *
+ *   npx tsc -b && node_modules/.bin/node dist/bench/liveness.js                # 10-host detection, 30-host idle 60 s
+ *   node_modules/.bin/node dist/bench/liveness.js --skip-detect --idle-hosts 10,30 --idle-seconds 300
+ *
+ * Detection latency of one kill = max over observers of (stateSinceMs of the victim's
+ * 'unreachable' state on that observer − wall-clock time of the kill). All agents run on
+ * this machine, so they share its clock.
+ */
+import { readFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { RPC } from '@libp2p/gossipsub/message'
+import { Heartbeat } from '@meshplane/proto'
+import { HEARTBEAT_TOPIC } from '@meshplane/agent/mesh/constants.js'
+import { createCluster, type Cluster } from '../test/utils/netns.js'
+import type { TestAgent } from '../test/utils/agents.js'
+import {
+  agentPid, commandLine, cpuSeconds, flags, fmt, intFlag, intList, linkCounters, loadNote, log, machine, max, median,
+  meshStatus, MiB, pct, requireRoot, rssBytes, sleepMs, startAgentsBatched, table, waitAllAlive, type LinkCounters,
+  type PeerRow
+} from './lib.js'
+
+const USAGE = `usage: node dist/bench/liveness.js [options]
+  --detect-hosts N          hosts for the detection runs (default 10)
+  --kills K                 kill -9 / restart cycles (default 5)
+  --victim I                host index killed (default: the last; host 0 is the seed)
+  --idle-hosts LIST         cluster sizes for the idle measurement (default 30)
+  --idle-seconds S          idle window (default 60; use 300 for the false-alarm check)
+  --settle-seconds S        wait after all are alive before the idle window (default 15)
+  --heartbeat-interval-ms MS / --dead-after-ms MS   passed to every agent (defaults 500 / 2500)
+  --idle-heartbeat-ms LIST  idle runs at each of these heartbeat intervals (dead-after = 5 x interval),
+                            to separate the per-heartbeat cost from the fixed cost at one N
+  --concurrency C           agents started at once (default 6)
+  --log-level LEVEL         agent log level (default info)
+  --skip-detect / --skip-idle
+`
+
+const DEFAULT_INTERVAL_MS = 500
+const DEFAULT_DEAD_AFTER_MS = 2500
+
+interface Opts {
+  args: string[]
+  intervalMs: number
+  deadAfterMs: number
+  concurrency: number
+}
+
+async function bootCluster (n: number, prefix: string, opts: Opts): Promise<{ cluster: Cluster, agents: TestAgent[], startMs: number }> {
+  const t0 = Date.now()
+  const cluster = await createCluster({ hosts: n, prefix })
+  try {
+    const { agents } = await startAgentsBatched(cluster, opts.args, opts.concurrency)
+    await waitAllAlive(agents, 240_000)
+    return { cluster, agents, startMs: Date.now() - t0 }
+  } catch (err) {
+    await cluster.destroy()
+    throw err
+  }
+}
+
+// ---- (a) detection -----------------------------------------------------------------------
+
+interface Kill { killAtMs: number, perObserver: number[], seenAfterMs: number }
+
+async function detection (n: number, kills: number, victimIndex: number, opts: Opts): Promise<{ n: number, victim: number, kills: Kill[], startMs: number }> {
+  log(`detection: ${n} hosts`)
+  const { cluster, agents, startMs } = await bootCluster(n, 'blive', opts)
+  try {
+    log(`detection: all ${n} alive after ${startMs} ms`)
+    await sleepMs(3000)
+    const victim = agents[victimIndex]!
+    const observers = agents.filter(a => a !== victim)
+    const results: Kill[] = []
+    for (let k = 0; k < kills; k++) {
+      // A random phase against the victim's beat timer.
+      await sleepMs(1000 + Math.floor(Math.random() * opts.intervalMs))
+      const killAtMs = Date.now()
+      victim.proc!.kill('SIGKILL')
+      await victim.proc!.exited
+      const since = new Map<TestAgent, number>()
+      const deadline = Date.now() + 60_000
+      while (since.size < observers.length) {
+        if (Date.now() > deadline) throw new Error(`kill ${k + 1}: only ${since.size}/${observers.length} observers saw the victim unreachable within 60 s`)
+        await Promise.all(observers.filter(o => !since.has(o)).map(async o => {
+          const row = (await o.api.call<PeerRow[]>('GET', '/v1/peers')).find(p => p.id === victim.peerId)
+          if (row?.state === 'unreachable' && row.stateSinceMs !== null && row.stateSinceMs >= killAtMs) since.set(o, row.stateSinceMs)
+        }))
+        if (since.size < observers.length) await sleepMs(100)
+      }
+      const seenAfterMs = Date.now() - killAtMs
+      const perObserver = [...since.values()].map(t => t - killAtMs)
+      results.push({ killAtMs, perObserver, seenAfterMs })
+      log(`detection: kill ${k + 1}/${kills}: all ${observers.length} observers marked it unreachable, slowest after ${max(perObserver)} ms`)
+      // Restart it with the same data dir (same identity) and wait until everyone sees it again.
+      await victim.start()
+      await waitAllAlive(agents, 120_000)
+    }
+    return { n, victim: victimIndex, kills: results, startMs }
+  } finally {
+    await cluster.destroy()
+  }
+}
+
+// ---- (b) idle cost -----------------------------------------------------------------------
+
+interface HostSample { cpuS: number, hbIn: number, link: LinkCounters }
+
+interface IdleResult {
+  n: number
+  intervalMs: number
+  deadAfterMs: number
+  windowS: number
+  startMs: number
+  cpuPct: number[]
+  rssMiB: number[]
+  hbPerS: number[]
+  rxBps: number[]
+  txBps: number[]
+  rxPps: number[]
+  txPps: number[]
+  alarmsByPeers: number
+  alarmsByLog: number
+  connections: number[]
+}
+
+async function sample (agents: TestAgent[], pids: number[]): Promise<HostSample[]> {
+  const statuses = await Promise.all(agents.map(meshStatus))
+  return agents.map((a, i) => ({ cpuS: cpuSeconds(pids[i]!), hbIn: statuses[i]!.heartbeatsIn, link: linkCounters(a.host) }))
+}
+
+/** 'peer state changed' lines to a non-alive state, logged between t0 and t1. */
+function alarmsInLog (a: TestAgent, t0: number, t1: number): number {
+  let count = 0
+  for (const line of readFileSync(a.log, 'utf8').split('\n')) {
+    if (!line.includes('peer state changed')) continue
+    try {
+      const e = JSON.parse(line) as { time: number, to?: string }
+      if (e.time >= t0 && e.time <= t1 && e.to !== 'alive') count++
+    } catch { /* not JSON */ }
+  }
+  return count
+}
+
+async function idle (n: number, windowS: number, settleS: number, opts: Opts): Promise<IdleResult> {
+  log(`idle: ${n} hosts`)
+  const { cluster, agents, startMs } = await bootCluster(n, 'bidle', opts)
+  try {
+    log(`idle: all ${n} alive after ${startMs} ms; settling ${settleS} s`)
+    await sleepMs(settleS * 1000)
+    const pids = agents.map(agentPid)
+    const ids = new Set(agents.map(a => a.peerId))
+    const t0 = Date.now()
+    const before = await sample(agents, pids)
+    const rssPeak = agents.map(() => 0)
+    log(`idle: window of ${windowS} s starts`)
+    const end = t0 + windowS * 1000
+    while (Date.now() < end) {
+      pids.forEach((pid, i) => { rssPeak[i] = Math.max(rssPeak[i]!, rssBytes(pid)) })
+      await sleepMs(Math.min(5000, Math.max(0, end - Date.now())))
+    }
+    const after = await sample(agents, pids)
+    const t1 = Date.now()
+    const s = (t1 - t0) / 1000
+    pids.forEach((pid, i) => { rssPeak[i] = Math.max(rssPeak[i]!, rssBytes(pid)) })
+
+    let alarmsByPeers = 0
+    const connections: number[] = []
+    for (const a of agents) {
+      const peers = await a.api.call<PeerRow[]>('GET', '/v1/peers')
+      for (const p of peers) {
+        if (p.self || !ids.has(p.id)) continue
+        const changed = p.stateSinceMs !== null && p.stateSinceMs >= t0
+        if (p.state !== 'alive' || changed) alarmsByPeers++
+      }
+      connections.push((await a.api.call<{ connections: number }>('GET', '/v1/status')).connections)
+    }
+    const alarmsByLog = agents.reduce((c, a) => c + alarmsInLog(a, t0, t1), 0)
+    log(`idle: window over; false alarms: ${alarmsByPeers} (peer views), ${alarmsByLog} (logs)`)
+    return {
+      n,
+      intervalMs: opts.intervalMs,
+      deadAfterMs: opts.deadAfterMs,
+      windowS: s,
+      startMs,
+      cpuPct: after.map((x, i) => (x.cpuS - before[i]!.cpuS) / s * 100),
+      rssMiB: rssPeak.map(b => b / MiB),
+      hbPerS: after.map((x, i) => (x.hbIn - before[i]!.hbIn) / s),
+      rxBps: after.map((x, i) => (x.link.rxBytes - before[i]!.link.rxBytes) / s),
+      txBps: after.map((x, i) => (x.link.txBytes - before[i]!.link.txBytes) / s),
+      rxPps: after.map((x, i) => (x.link.rxPackets - before[i]!.link.rxPackets) / s),
+      txPps: after.map((x, i) => (x.link.txPackets - before[i]!.link.txPackets) / s),
+      alarmsByPeers,
+      alarmsByLog,
+      connections
+    }
+  } finally {
+    await cluster.destroy()
+  }
+}
+
+// ---- heartbeat size ----------------------------------------------------------------------
+
+/** Bytes of one heartbeat as gossipsub sends it (one RPC holding one signed message), and
+ * with the per-frame overheads of the stack added (length prefix, yamux, noise, TCP/IP,
+ * Ethernet; pnet's XSalsa20 adds none). */
+async function heartbeatSize (): Promise<{ data: number, rpc: number, wire: number }> {
+  const key = await generateKeyPair('Ed25519')
+  const data = Heartbeat.encode({ incarnation: BigInt(Date.now()), counter: 123_456n, leaving: false })
+  const seqno = new Uint8Array(8).fill(0xff)
+  const msg: RPC.Message = {
+    from: peerIdFromPrivateKey(key).toMultihash().bytes,
+    data,
+    seqno,
+    topic: HEARTBEAT_TOPIC,
+    signature: new Uint8Array(64),
+    key: publicKeyToProtobuf(key.publicKey)
+  }
+  const rpc = RPC.encode({ subscriptions: [], messages: [msg] }).byteLength
+  const lengthPrefix = 1
+  const yamux = 12
+  const noise = 2 + 16
+  const tcpIpEth = 20 + 32 + 14 // IPv4, TCP with timestamps, Ethernet header
+  return { data: data.byteLength, rpc, wire: rpc + lengthPrefix + yamux + noise + tcpIpEth }
+}
+
+/** The agents alone used > 75 % of the machine, or fewer than 95 % of the expected
+ * heartbeats arrived: the run measures contention, not the agent. */
+function saturated (r: IdleResult): boolean {
+  const total = r.cpuPct.reduce((a, b) => a + b, 0)
+  const expected = (r.n - 1) * 1000 / r.intervalMs
+  return total > 75 * cpus().length || median(r.hbPerS) < 0.95 * expected
+}
+
+/** Least squares y = a + b·x (b = y/x through the origin when there is one point). */
+function fit (xs: number[], ys: number[]): { a: number, b: number } {
+  if (xs.length < 2) return { a: 0, b: ys[0]! / xs[0]! }
+  const mx = xs.reduce((p, c) => p + c, 0) / xs.length
+  const my = ys.reduce((p, c) => p + c, 0) / ys.length
+  let sxy = 0; let sxx = 0
+  xs.forEach((x, i) => { sxy += (x - mx) * (ys[i]! - my); sxx += (x - mx) ** 2 })
+  const b = sxx === 0 ? my / mx : sxy / sxx
+  return { a: my - b * mx, b }
+}
+
+// ---- main --------------------------------------------------------------------------------
+
+async function main (): Promise<void> {
+  const { values } = flags({
+    'detect-hosts': { type: 'string' },
+    kills: { type: 'string' },
+    victim: { type: 'string' },
+    'idle-hosts': { type: 'string' },
+    'idle-seconds': { type: 'string' },
+    'settle-seconds': { type: 'string' },
+    'heartbeat-interval-ms': { type: 'string' },
+    'dead-after-ms': { type: 'string' },
+    'idle-heartbeat-ms': { type: 'string' },
+    concurrency: { type: 'string' },
+    'log-level': { type: 'string' },
+    'skip-detect': { type: 'boolean' },
+    'skip-idle': { type: 'boolean' }
+  }, USAGE)
+  requireRoot()
+  const detectHosts = intFlag(values['detect-hosts'], 10, 'detect-hosts')
+  const kills = intFlag(values.kills, 5, 'kills')
+  const victim = intFlag(values.victim, detectHosts - 1, 'victim')
+  if (detectHosts < 2 || victim >= detectHosts) throw new Error('--detect-hosts must be ≥ 2 and --victim one of its hosts')
+  const idleHosts = intList(values['idle-hosts'] as string | undefined, [30], 'idle-hosts')
+  const idleSeconds = intFlag(values['idle-seconds'], 60, 'idle-seconds')
+  const settleSeconds = intFlag(values['settle-seconds'], 15, 'settle-seconds')
+  const intervalMs = intFlag(values['heartbeat-interval-ms'], DEFAULT_INTERVAL_MS, 'heartbeat-interval-ms')
+  const deadAfterMs = intFlag(values['dead-after-ms'], DEFAULT_DEAD_AFTER_MS, 'dead-after-ms')
+  const args = ['--log-level', String(values['log-level'] ?? 'info')]
+  if (values['heartbeat-interval-ms'] !== undefined) args.push('--heartbeat-interval-ms', String(intervalMs))
+  if (values['dead-after-ms'] !== undefined) args.push('--dead-after-ms', String(deadAfterMs))
+  const opts: Opts = { args, intervalMs, deadAfterMs, concurrency: Math.max(1, intFlag(values.concurrency, 6, 'concurrency')) }
+
+  const loadBefore = loadNote()
+  const det = values['skip-detect'] === true || kills === 0 ? undefined : await detection(detectHosts, kills, victim, opts)
+  const idles: IdleResult[] = []
+  const idleIntervals = values['idle-heartbeat-ms'] === undefined ? [] : intList(values['idle-heartbeat-ms'] as string, [], 'idle-heartbeat-ms')
+  if (values['skip-idle'] !== true) {
+    for (const n of idleHosts) {
+      if (idleIntervals.length === 0) idles.push(await idle(n, idleSeconds, settleSeconds, opts))
+      for (const iv of idleIntervals) {
+        const runArgs = [...args.filter((_, i, a) => !/^--(heartbeat-interval|dead-after)-ms$/.test(a[i] ?? '') && !/^--(heartbeat-interval|dead-after)-ms$/.test(a[i - 1] ?? '')),
+          '--heartbeat-interval-ms', String(iv), '--dead-after-ms', String(5 * iv)]
+        idles.push(await idle(n, idleSeconds, settleSeconds, { ...opts, args: runArgs, intervalMs: iv, deadAfterMs: 5 * iv }))
+      }
+    }
+  }
+  const hb = await heartbeatSize()
+
+  const out: string[] = []
+  out.push(`\nLiveness (meshplane agent core), ${new Date().toISOString()}`)
+  out.push(`machine: ${machine()}; ${loadBefore} at start, ${loadNote()} at end`)
+  out.push(`command: ${commandLine('liveness.js')}`)
+  out.push(`agent args: ${args.join(' ')} (heartbeat every ${intervalMs} ms, unreachable after ${deadAfterMs} ms of silence)\n`)
+
+  if (det !== undefined) {
+    const worst = det.kills.map(k => max(k.perObserver))
+    const all = det.kills.flatMap(k => k.perObserver)
+    out.push(`(a) Failure detection: ${det.n} hosts, host ${det.victim} killed with SIGKILL ${det.kills.length} times (restarted in between)`)
+    out.push('detection = max over the other hosts of (stateSinceMs of its "unreachable" − kill time)\n')
+    out.push(table(['kill', 'slowest observer ms', 'fastest observer ms', 'median observer ms'],
+      det.kills.map((k, i) => [i + 1, max(k.perObserver), Math.min(...k.perObserver), median(k.perObserver)])))
+    out.push(table(['kills', 'p50 ms', 'max ms', 'all observers p50 ms', 'all observers max ms', 'goal'],
+      [[det.kills.length, pct(worst, 50), max(worst), pct(all, 50), max(all), `≤ 3000 ms: ${max(worst) <= 3000 ? 'met' : 'MISSED'}`]]))
+    out.push(`(expected from the settings: dead-after − time since the last beat (0..${intervalMs}) + up to one 200 ms check = ${deadAfterMs - intervalMs}..${deadAfterMs + 200} ms)\n`)
+  }
+
+  for (const r of idles) {
+    const others = (v: number[]): number[] => v.slice(1)
+    out.push(`(b) Idle cost: ${r.n} hosts, heartbeat ${r.intervalMs} ms / dead-after ${r.deadAfterMs} ms, ${fmt(r.windowS, 0)} s window after ${settleSeconds} s of settling (cluster start took ${fmt(r.startMs / 1000, 1)} s)`)
+    out.push(`per host; "others" = hosts 1..${r.n - 1}; host 0 is the seed every host joined through (${r.connections[0]} connections, the others median ${median(others(r.connections))})\n`)
+    out.push(table(['metric', 'others median', 'others max', 'host 0 (seed)'], [
+      ['CPU, % of one core', fmt(median(others(r.cpuPct)), 2), fmt(max(others(r.cpuPct)), 2), fmt(r.cpuPct[0]!, 2)],
+      ['RSS peak, MiB', fmt(median(others(r.rssMiB))), fmt(max(others(r.rssMiB))), fmt(r.rssMiB[0]!)],
+      [`heartbeats in /s (expected ${fmt((r.n - 1) * 1000 / r.intervalMs)})`, fmt(median(others(r.hbPerS)), 1), fmt(max(others(r.hbPerS)), 1), fmt(r.hbPerS[0]!, 1)],
+      ['underlay rx, KiB/s', fmt(median(others(r.rxBps)) / 1024, 1), fmt(max(others(r.rxBps)) / 1024, 1), fmt(r.rxBps[0]! / 1024, 1)],
+      ['underlay tx, KiB/s', fmt(median(others(r.txBps)) / 1024, 1), fmt(max(others(r.txBps)) / 1024, 1), fmt(r.txBps[0]! / 1024, 1)],
+      ['underlay rx, packets/s', fmt(median(others(r.rxPps))), fmt(max(others(r.rxPps))), fmt(r.rxPps[0]!)],
+      ['underlay tx, packets/s', fmt(median(others(r.txPps))), fmt(max(others(r.txPps))), fmt(r.txPps[0]!)]
+    ]))
+    out.push(`CPU summed over all ${r.n} agents: ${fmt(r.cpuPct.reduce((a, b) => a + b, 0), 0)} % of one core (this machine has ${cpus().length} cores)${saturated(r) ? ' -- SATURATED: the agents alone use most of the machine, or heartbeats were lost; not used for the extrapolation' : ''}`)
+    out.push(`false alarms in the window (a peer seen non-alive or changing state): ${r.alarmsByPeers} by /v1/peers, ${r.alarmsByLog} by agent logs\n`)
+  }
+
+  // ---- extrapolation ----
+  out.push(`Heartbeat size: payload ${hb.data} B; gossipsub RPC with one signed message ${hb.rpc} B (from 38 + seqno 8 + topic ${HEARTBEAT_TOPIC.length} + signature 64 + key 36 + framing);`)
+  out.push(`~${hb.wire} B on the wire as one TCP segment (+ length prefix 1, yamux 12, noise 18, TCP/IPv4/Ethernet 66), not counting ACKs.\n`)
+  const usable = idles.filter(r => !saturated(r))
+  if (idles.length > 0 && usable.length === 0) out.push('No idle run was free of saturation: no extrapolation. Use fewer hosts (--idle-hosts 10) and several intervals (--idle-heartbeat-ms 500,100).')
+  if (usable.length > 0) {
+    const idles = usable
+    const xs = idles.map(r => median(r.hbPerS.slice(1)))
+    const rx = fit(xs, idles.map(r => median(r.rxBps.slice(1))))
+    const tx = fit(xs, idles.map(r => median(r.txBps.slice(1))))
+    const cpu = fit(xs, idles.map(r => median(r.cpuPct.slice(1))))
+    const copies = rx.b / hb.wire
+    out.push(`Per unique heartbeat a (non-seed) host receives, it spends on average: rx ${fmt(rx.b)} B, tx ${fmt(tx.b)} B, CPU ${fmt(cpu.b * 10, 3)} ms`)
+    out.push(`(${idles.length > 1 ? `slope of a linear fit over N = ${idles.map(r => r.n).join(', ')}, fixed part rx ${fmt(rx.a / 1024, 1)} KiB/s, CPU ${fmt(cpu.a, 2)} %` : 'total / heartbeats (no fixed part separated: run with --idle-heartbeat-ms 500,100 for that)'});`)
+    out.push(`rx bytes per heartbeat ÷ ${hb.wire} B ≈ ${fmt(copies, 1)} copies of each message (duplicates from mesh peers, IHAVE gossip, ACKs, pings, sync).\n`)
+    const rows: Array<Array<string | number>> = []
+    for (const [iv, dead] of [[500, 2500], [1000, 5000], [2000, 10000], [5000, 25000]] as Array<[number, number]>) {
+      const msgs = 999 * 1000 / iv
+      rows.push([`${iv} / ${dead}`, fmt(msgs), fmt((rx.a + rx.b * msgs) / 1024), fmt((tx.a + tx.b * msgs) / 1024), fmt(cpu.a + cpu.b * msgs, 0), `${fmt((dead - iv) / 1000, 1)}..${fmt((dead + 200) / 1000, 1)} s`])
+    }
+    out.push(idles.length > 1
+      ? 'Extrapolated to 1,000 hosts, per host (linear in heartbeats received; the cluster-wide total is 1,000 times this):\n'
+      : 'Extrapolated to 1,000 hosts, per host, as an UPPER BOUND (one run: its fixed cost is counted as per-heartbeat cost; the cluster-wide total is 1,000 times this):\n')
+    out.push(table(['heartbeat / dead-after ms', 'heartbeats in /s', 'rx KiB/s', 'tx KiB/s', 'CPU % of a core', 'detection'], rows))
+  }
+  process.stdout.write(out.join('\n') + '\n')
+}
+
+main().catch(err => {
+  process.stderr.write(`liveness bench failed: ${(err as Error).stack ?? String(err)}\n`)
+  process.exitCode = 1
+})
