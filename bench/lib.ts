@@ -14,13 +14,29 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { TestAgent, writeClusterKey } from '../test/utils/agents.js'
 import { waitFor, type Cluster, type Host } from '../test/utils/netns.js'
 
-export const NODE = '/work/main/node_modules/.bin/node'
+/** The node binary running this bench; child node processes use the same one. */
+export const NODE = process.execPath
 
 // ---- flags -------------------------------------------------------------------------------
 
-export function flags (options: NonNullable<ParseArgsConfig['options']>, usage: string): { values: Record<string, string | boolean | undefined>, positionals: string[] } {
+/** The usage text given to flags(), appended to the errors of intFlag(). */
+let usageText = ''
+
+/** Prints the message and the usage to stderr and exits 64 (EX_USAGE). */
+export function usageError (msg: string): never {
+  process.stderr.write(`${msg}\n${usageText === '' ? '' : `\n${usageText}`}`)
+  process.exit(64)
+}
+
+/**
+ * Parses process.argv (strict) with --help / -h added: --help prints the usage to stdout
+ * and exits 0, an unknown flag or a bad value prints the error and the usage to stderr
+ * and exits 64. Positional arguments are allowed unless `allowPositionals` is false.
+ */
+export function flags (options: NonNullable<ParseArgsConfig['options']>, usage: string, { allowPositionals = true } = {}): { values: Record<string, string | boolean | undefined>, positionals: string[] } {
+  usageText = usage
   try {
-    const r = parseArgs({ args: process.argv.slice(2), options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as
+    const r = parseArgs({ args: process.argv.slice(2), options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true }) as
       { values: Record<string, string | boolean | string[] | undefined>, positionals: string[] }
     if (r.values.help === true) {
       process.stdout.write(usage)
@@ -28,17 +44,20 @@ export function flags (options: NonNullable<ParseArgsConfig['options']>, usage: 
     }
     return r as { values: Record<string, string | boolean | undefined>, positionals: string[] }
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${usage}`)
-    process.exit(64)
+    usageError((err as Error).message)
   }
 }
 
-export function intFlag (v: string | boolean | undefined, def: number, name: string): number {
+/**
+ * An integer flag: `def` when absent, else an integer in min..max (default: any
+ * non-negative integer); anything else prints the error and the usage and exits 64.
+ */
+export function intFlag (v: string | boolean | undefined, def: number, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return def
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < 0) {
-    process.stderr.write(`--${name}: expected a non-negative integer, got ${String(v)}\n`)
-    process.exit(64)
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN
+  if (!Number.isInteger(n) || n < min || n > max) {
+    const want = max === Number.MAX_SAFE_INTEGER ? (min === 0 ? 'a non-negative integer' : `an integer ≥ ${min}`) : `an integer in ${min}..${max}`
+    usageError(`--${name}: expected ${want}, got ${String(v)}`)
   }
   return n
 }
@@ -59,7 +78,15 @@ export function pct (values: readonly number[], p: number): number {
   return s[Math.min(rank, s.length) - 1]!
 }
 
-export const median = (v: readonly number[]): number => pct(v, 50)
+/** The median: the middle value, or the mean of the two middle ones for an even count;
+ * NaN for an empty list. (pct(v, 50) is the nearest-rank p50: the lower middle one.) */
+export function median (values: readonly number[]): number {
+  if (values.length === 0) return NaN
+  const s = [...values].sort((a, b) => a - b)
+  const m = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
 export const max = (v: readonly number[]): number => v.reduce((a, b) => Math.max(a, b), -Infinity)
 export const min = (v: readonly number[]): number => v.reduce((a, b) => Math.min(a, b), Infinity)
 export const sum = (v: readonly number[]): number => v.reduce((a, b) => a + b, 0)
@@ -189,10 +216,10 @@ export function loadNote (): string {
   return `load average (1 min) ${loadavg()[0]!.toFixed(2)}`
 }
 
-/** The command line that reproduces this run. */
+/** The command line that reproduces this run, from the repository root. */
 export function commandLine (script: string): string {
   const quote = (s: string): string => /^[A-Za-z0-9_./,=:@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`
-  return `cd /work/main && npx tsc -b && node_modules/.bin/node dist/bench/${script} ${process.argv.slice(2).map(quote).join(' ')}`.trimEnd()
+  return `npx tsc -b && node_modules/.bin/node dist/bench/${script} ${process.argv.slice(2).map(quote).join(' ')}`.trimEnd()
 }
 
 export function log (msg: string): void {

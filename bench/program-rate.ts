@@ -19,15 +19,16 @@
  * Both kernels are then dumped and checked to hold exactly the N FDB and N neighbour
  * entries. The order of (a) and (b) alternates between repetitions. Medians over reps.
  *
- *   cd /work/main && npx tsc -b && node_modules/.bin/node dist/bench/program-rate.js
+ * From the repository root:
+ *
+ *   npx tsc -b && node_modules/.bin/node dist/bench/program-rate.js
  */
 import { writeFileSync } from 'node:fs'
-import { cpus, loadavg, release } from 'node:os'
+import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { createCluster, type Cluster, type Host } from '../test/utils/netns.js'
+import { commandLine, flags, fmt, intFlag, loadNote, log, machine, median, NODE, requireRoot, table } from './lib.js'
 
-const NODE = '/work/main/node_modules/.bin/node'
 const SELF = fileURLToPath(import.meta.url)
 const VNI = 42
 const BRIDGE = `mpbr${VNI}`
@@ -111,27 +112,6 @@ async function child (config: ChildConfig): Promise<void> {
 }
 
 // ---- the parent ---------------------------------------------------------------------------
-
-function log (msg: string): void {
-  process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${msg}\n`)
-}
-
-function median (values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
-
-function fmt (n: number, digits = 0): string {
-  return Number.isFinite(n) ? n.toFixed(digits) : '-'
-}
-
-function table (header: string[], rows: Array<Array<string | number>>): string {
-  const cells = [header, ...rows.map(r => r.map(String))]
-  const widths = header.map((_, i) => Math.max(...cells.map(r => (r[i] ?? '').length)))
-  const line = (r: string[]): string => '| ' + r.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |'
-  return [line(header), '|' + widths.map(w => '-'.repeat(w + 2)).join('|') + '|', ...cells.slice(1).map(line)].join('\n') + '\n'
-}
 
 interface Verify { fdb: number, neigh: number, ok: boolean, problems: string[] }
 
@@ -273,49 +253,18 @@ async function runRep (rep: number, opts: { n: number, vteps: number, maxInFligh
   }
 }
 
-function commandLine (): string {
-  const quote = (s: string): string => /^[A-Za-z0-9_./,=:@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`
-  return `cd /work/main && npx tsc -b && node_modules/.bin/node dist/bench/program-rate.js ${process.argv.slice(2).map(quote).join(' ')}`.trimEnd()
-}
-
-function intOpt (v: string | undefined, def: number, name: string, min: number, max: number): number {
-  if (v === undefined) return def
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < min || n > max) {
-    process.stderr.write(`--${name}: expected an integer in ${min}..${max}, got ${v}\n\n${USAGE}`)
-    process.exit(64)
-  }
-  return n
-}
-
 async function main (): Promise<void> {
   if (process.argv[2] === CHILD_FLAG) {
     await child(JSON.parse(process.argv[3] ?? '{}') as ChildConfig)
     return
   }
-  let values: Record<string, string | boolean | undefined>
-  try {
-    values = parseArgs({
-      options: { entries: { type: 'string' }, vteps: { type: 'string' }, reps: { type: 'string' }, 'max-in-flight': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      strict: true
-    }).values
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${USAGE}`)
-    process.exit(64)
-  }
-  if (values.help === true) {
-    process.stdout.write(USAGE)
-    return
-  }
-  if (process.getuid?.() !== 0) {
-    process.stderr.write('this bench needs root: it creates network namespaces\n')
-    process.exit(77)
-  }
-  const n = intOpt(values.entries as string | undefined, 10_000, 'entries', 1, 62_500)
-  const vteps = intOpt(values.vteps as string | undefined, 100, 'vteps', 1, 150)
-  const reps = intOpt(values.reps as string | undefined, 3, 'reps', 1, 50)
-  const maxInFlight = values['max-in-flight'] === undefined ? undefined : intOpt(values['max-in-flight'] as string, 128, 'max-in-flight', 1, 100_000)
-  const loadBefore = loadavg()[0]!
+  const { values } = flags({ entries: { type: 'string' }, vteps: { type: 'string' }, reps: { type: 'string' }, 'max-in-flight': { type: 'string' } }, USAGE, { allowPositionals: false })
+  requireRoot()
+  const n = intFlag(values.entries, 10_000, 'entries', 1, 62_500)
+  const vteps = intFlag(values.vteps, 100, 'vteps', 1, 150)
+  const reps = intFlag(values.reps, 3, 'reps', 1, 50)
+  const maxInFlight = values['max-in-flight'] === undefined ? undefined : intFlag(values['max-in-flight'], 128, 'max-in-flight', 1, 100_000)
+  const loadBefore = loadNote()
 
   const results: Rep[] = []
   for (let rep = 0; rep < reps; rep++) {
@@ -339,8 +288,8 @@ async function main (): Promise<void> {
   const out: string[] = []
   out.push(`\nKernel programming rate: ${n} remote endpoints (1 permanent neighbour + 1 self permanent FDB entry each) on one VXLAN device, ${vteps} remote VTEPs`)
   out.push(`date: ${new Date().toISOString()}`)
-  out.push(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), kernel ${release()}, node ${process.version}; load average (1 min) ${loadBefore.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end`)
-  out.push(`command: ${commandLine()}`)
+  out.push(`machine: ${machine()}; ${loadBefore} at start, ${loadavg()[0]!.toFixed(2)} at end`)
+  out.push(`command: ${commandLine('program-rate.js')}`)
   out.push(`meshplane: dataplane.applyOps(${2 * n} ops) in a node process inside the host namespace, window ${maxInFlight ?? 'default (128)'}; iproute2: bridge -batch (${n} fdb add) + ip -batch (${n} neigh add), spawn to exit`)
   out.push('rate = endpoints per second (each endpoint is 2 kernel entries); CPU = user + system time of the programming process(es), kernel work included (netlink requests are handled in sendmsg)\n')
   out.push(table(
@@ -358,7 +307,7 @@ async function main (): Promise<void> {
     ]))
   out.push(`(median of the per-rep ratios: ${fmt(median(ratios), 2)}; kernel entries/s are twice the endpoint rates: meshplane ${fmt(2 * medM)}, iproute2 ${fmt(2 * medI)}; meshplane's device setup, not timed, took ${fmt(median(results.map(r => r.meshplaneSetupMs)), 1)} ms)`)
   out.push(`kernel check: ${allOk ? `every run left exactly ${n} FDB + ${n} neighbour entries (with the expected MAC, IP and VTEP) on both hosts` : 'FAILED (see table)'}`)
-  out.push(`reproduce: ${commandLine()}`)
+  out.push(`reproduce: ${commandLine('program-rate.js')}`)
   process.stdout.write(out.join('\n') + '\n')
   if (!allOk) process.exitCode = 1
 }

@@ -17,12 +17,15 @@
  * end.sum_received.bits_per_second. Every pair runs --reps times, the order rotating
  * between repetitions; medians are reported.
  *
- *   cd /work/main && npx tsc -b && node_modules/.bin/node dist/bench/throughput.js
+ * From the repository root:
+ *
+ *   npx tsc -b && node_modules/.bin/node dist/bench/throughput.js
  */
-import { cpus, loadavg, release } from 'node:os'
-import { parseArgs } from 'node:util'
+import { loadavg } from 'node:os'
+import { macFromIp } from '@meshplane/agent/net/addr.js'
 import { startAgents, waitForPeers, type TestAgent } from '../test/utils/agents.js'
 import { createCluster, waitFor, type Cluster, type Container, type Host, type Target } from '../test/utils/netns.js'
+import { commandLine, flags, fmt, intFlag, loadNote, log, machine, median, requireRoot, table } from './lib.js'
 
 const USAGE = `usage: node dist/bench/throughput.js [options]
   --seconds S     iperf3 duration per run (default 10)
@@ -33,27 +36,6 @@ const USAGE = `usage: node dist/bench/throughput.js [options]
 const IPERF_PORT = 5201
 const SUBNET = '10.240.0.0/16'
 const GATEWAY = '10.240.0.1'
-
-function log (msg: string): void {
-  process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${msg}\n`)
-}
-
-function median (values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
-
-function fmt (n: number, digits = 0): string {
-  return Number.isFinite(n) ? n.toFixed(digits) : '-'
-}
-
-function table (header: string[], rows: Array<Array<string | number>>): string {
-  const cells = [header, ...rows.map(r => r.map(String))]
-  const widths = header.map((_, i) => Math.max(...cells.map(r => (r[i] ?? '').length)))
-  const line = (r: string[]): string => '| ' + r.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |'
-  return [line(header), '|' + widths.map(w => '-'.repeat(w + 2)).join('|') + '|', ...cells.slice(1).map(line)].join('\n') + '\n'
-}
 
 // ---- iperf3 ---------------------------------------------------------------------------
 
@@ -122,10 +104,6 @@ async function buildMeshplane (cluster: Cluster, h0: Host, h1: Host, logLevel: s
   return { agents, c0, c1, ip0, ip1, mtu, vni: network.vni }
 }
 
-function macOf (ip: string): string {
-  return ['02', '00', ...ip.split('.').map(o => Number(o).toString(16).padStart(2, '0'))].join(':')
-}
-
 interface HandSide { c2: Container, c3: Container, ip2: string, ip3: string }
 
 /** testing.md's iproute2 layout on hosts 2 and 3, one container each. */
@@ -144,15 +122,15 @@ async function buildByHand (cluster: Cluster, h2: Host, h3: Host, mtu: number, v
         `link add vx0 mtu ${mtu} type vxlan id ${vni} local ${host.ip} dstport 4789 nolearning proxy dev eth0`,
         'link set vx0 master br0 up',
         `addr add ${GATEWAY}/16 dev br0`,
-        `link add vc0 mtu ${mtu} type veth peer name eth0 mtu ${mtu} address ${macOf(ip)} netns ${container.name}`,
+        `link add vc0 mtu ${mtu} type veth peer name eth0 mtu ${mtu} address ${macFromIp(ip)} netns ${container.name}`,
         'link set vc0 master br0 up',
-        `neigh add ${remoteIp} lladdr ${macOf(remoteIp)} dev vx0 nud permanent`
+        `neigh add ${remoteIp} lladdr ${macFromIp(remoteIp)} dev vx0 nud permanent`
       ].join('\n') + '\n'
     })
     await cluster.exec(host, ['bridge', '-batch', '-'], {
       check: true,
       input: [
-        `fdb add ${macOf(remoteIp)} dev vx0 dst ${remote.ip} self permanent`,
+        `fdb add ${macFromIp(remoteIp)} dev vx0 dst ${remote.ip} self permanent`,
         `fdb append 00:00:00:00:00:00 dev vx0 dst ${remote.ip} self permanent`
       ].join('\n') + '\n'
     })
@@ -181,41 +159,13 @@ async function linkFacts (cluster: Cluster, target: Target, dev: string): Promis
 
 // ---- main ------------------------------------------------------------------------------
 
-function commandLine (): string {
-  const quote = (s: string): string => /^[A-Za-z0-9_./,=:@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`
-  return `cd /work/main && npx tsc -b && node_modules/.bin/node dist/bench/throughput.js ${process.argv.slice(2).map(quote).join(' ')}`.trimEnd()
-}
-
-function intOpt (v: string | undefined, def: number, name: string, min: number, max: number): number {
-  if (v === undefined) return def
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < min || n > max) {
-    process.stderr.write(`--${name}: expected an integer in ${min}..${max}, got ${v}\n\n${USAGE}`)
-    process.exit(64)
-  }
-  return n
-}
-
 async function main (): Promise<void> {
-  let values: Record<string, string | boolean | undefined>
-  try {
-    values = parseArgs({ options: { seconds: { type: 'string' }, reps: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true }).values
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${USAGE}`)
-    process.exit(64)
-  }
-  if (values.help === true) {
-    process.stdout.write(USAGE)
-    return
-  }
-  if (process.getuid?.() !== 0) {
-    process.stderr.write('this bench needs root: it creates network namespaces\n')
-    process.exit(77)
-  }
-  const seconds = intOpt(values.seconds as string | undefined, 10, 'seconds', 1, 600)
-  const reps = intOpt(values.reps as string | undefined, 3, 'reps', 1, 50)
+  const { values } = flags({ seconds: { type: 'string' }, reps: { type: 'string' }, 'log-level': { type: 'string' } }, USAGE, { allowPositionals: false })
+  requireRoot()
+  const seconds = intFlag(values.seconds, 10, 'seconds', 1, 600)
+  const reps = intFlag(values.reps, 3, 'reps', 1, 50)
   const logLevel = String(values['log-level'] ?? 'info')
-  const loadBefore = loadavg()[0]!
+  const loadBefore = loadNote()
 
   let cluster: Cluster | undefined
   try {
@@ -260,8 +210,8 @@ async function main (): Promise<void> {
     const out: string[] = []
     out.push(`\nTCP throughput, iperf3 ${seconds} s per run, ${reps} runs per pair`)
     out.push(`date: ${new Date().toISOString()}`)
-    out.push(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), kernel ${release()}, node ${process.version}; load average (1 min) ${loadBefore.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end`)
-    out.push(`command: ${commandLine()}`)
+    out.push(`machine: ${machine()}; ${loadBefore} at start, ${loadavg()[0]!.toFixed(2)} at end`)
+    out.push(`command: ${commandLine('throughput.js')}`)
     out.push(`underlay MTU ${c.underlayMtu ?? 1500} (veth into a bridge namespace); overlay MTU ${mp.mtu} on both overlays; VNI ${mp.vni}; agents running during (a)–(c): ${agentsStillAlive ? 'yes, both' : 'NO (one exited)'}`)
     out.push(differences.length === 0 ? 'devices: meshplane\'s and the hand-built ones agree on every compared attribute (MTU, txqlen, GSO/GRO limits, queues, VXLAN id/port/learning/proxy/ttl/df/udp_csum, bridge STP/snooping)' : `devices differ: ${differences.join('; ')}`)
     out.push('')

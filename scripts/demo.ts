@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { createCluster, waitFor } from '../test/utils/netns.js'
 import { startAgents, waitForPeers, MESHPLANE_JS, type TestAgent } from '../test/utils/agents.js'
+import { macFromIp } from '@meshplane/agent/net/addr.js'
 
 const run = promisify(execFile)
 const HOSTS = 3
@@ -50,7 +51,7 @@ try {
   await waitFor(async () => {
     for (const [h] of agents.entries()) {
       const r = await cluster.exec(cluster.hosts[h]!, ['bridge', 'fdb', 'show'])
-      for (const c of containers) if (c.host !== h && !r.stdout.includes(macOf(c.ip))) return false
+      for (const c of containers) if (c.host !== h && !r.stdout.includes(macFromIp(c.ip))) return false
     }
     return true
   }, { timeoutMs: 20_000, intervalMs: 20, what: 'every remote endpoint in every kernel' })
@@ -85,8 +86,4 @@ try {
 } finally {
   await cluster.destroy()
   say('» cleaned up: agents stopped, namespaces removed')
-}
-
-function macOf (ip: string): string {
-  return ['02', '42', ...ip.split('.').map(n => Number(n).toString(16).padStart(2, '0'))].join(':')
 }

@@ -5,6 +5,7 @@
 import test from 'ava'
 import { createCluster, waitFor, sleep, type Cluster, type Container } from '../utils/netns.js'
 import { startAgents, waitForPeers, type TestAgent } from '../utils/agents.js'
+import { macFromIp } from '@meshplane/agent/net/addr.js'
 
 interface Ctr { c: Container, ip: string, host: number, agent: TestAgent }
 
@@ -30,8 +31,6 @@ async function withOverlay (opts: { hosts: number, perHost: number, underlayMtu?
   }
 }
 
-const macOf = (ip: string): string => ['02', '42', ...ip.split('.').map(n => Number(n).toString(16).padStart(2, '0'))].join(':')
-
 /** Whether a host's kernel holds meshplane's FDB entry (MAC → remote VTEP, `self` on the
  * VXLAN device) for a MAC. Entries the bridge learned on its own are not counted. */
 async function fdbHas (cluster: Cluster, host: number, mac: string): Promise<boolean> {
@@ -42,7 +41,7 @@ async function fdbHas (cluster: Cluster, host: number, mac: string): Promise<boo
 test('3 hosts × 2 containers: every pair pings; broadcast crosses hosts; ARP for remote containers is answered locally', async t => {
   await withOverlay({ hosts: 3, perHost: 2 }, async ({ cluster, ctrs }) => {
     await waitFor(async () => {
-      for (const a of ctrs) for (const b of ctrs) if (a.host !== b.host && !await fdbHas(cluster, a.host, macOf(b.ip))) return false
+      for (const a of ctrs) for (const b of ctrs) if (a.host !== b.host && !await fdbHas(cluster, a.host, macFromIp(b.ip))) return false
       return true
     }, { what: 'every remote endpoint programmed' })
     const failures: string[] = []
@@ -67,7 +66,7 @@ test('3 hosts × 2 containers: every pair pings; broadcast crosses hosts; ARP fo
     await cluster.exec(ctrs[0]!.c, ['ip', 'neigh', 'flush', 'all'])
     t.true(await cluster.ping(ctrs[0]!.c, ctrs[2]!.ip, { count: 2, timeoutS: 3 }))
     const neigh = await cluster.exec(ctrs[0]!.c, ['ip', 'neigh', 'show', ctrs[2]!.ip])
-    t.true(neigh.stdout.includes(macOf(ctrs[2]!.ip)), 'the container resolved the remote MAC')
+    t.true(neigh.stdout.includes(macFromIp(ctrs[2]!.ip)), 'the container resolved the remote MAC')
     await sleep(500)
     cap.kill('SIGINT')
     await cap.exited
@@ -112,10 +111,10 @@ test('drift is repaired: FDB and neighbour entries deleted by hand come back wit
   await withOverlay({ hosts: 2, perHost: 1 }, async ({ cluster, ctrs, vni }) => {
     const remote = ctrs[1]!
     const dev = `mpvx${vni}`
-    await waitFor(async () => await fdbHas(cluster, 0, macOf(remote.ip)), { what: 'fdb entry' })
-    await cluster.exec(0, ['bridge', 'fdb', 'del', macOf(remote.ip), 'dev', dev, 'dst', cluster.hosts[1]!.ip, 'self'], { check: true })
+    await waitFor(async () => await fdbHas(cluster, 0, macFromIp(remote.ip)), { what: 'fdb entry' })
+    await cluster.exec(0, ['bridge', 'fdb', 'del', macFromIp(remote.ip), 'dev', dev, 'dst', cluster.hosts[1]!.ip, 'self'], { check: true })
     await cluster.exec(0, ['ip', 'neigh', 'del', remote.ip, 'dev', dev], { check: true })
-    await waitFor(async () => await fdbHas(cluster, 0, macOf(remote.ip)) &&
+    await waitFor(async () => await fdbHas(cluster, 0, macFromIp(remote.ip)) &&
       (await cluster.exec(0, ['ip', 'neigh', 'show', remote.ip, 'dev', dev])).stdout.includes('PERMANENT'),
     { timeoutMs: 5000 + 2000, intervalMs: 100, what: 'the deleted entries to come back' })
     t.pass()
@@ -125,21 +124,21 @@ test('drift is repaired: FDB and neighbour entries deleted by hand come back wit
 test('detach withdraws an endpoint everywhere; a killed host\'s endpoints are withdrawn after dead-after and come back with it', async t => {
   await withOverlay({ hosts: 3, perHost: 1 }, async ({ cluster, agents, ctrs }) => {
     const [a, b, c] = ctrs as [Ctr, Ctr, Ctr]
-    await waitFor(async () => await fdbHas(cluster, 0, macOf(c.ip)) && await fdbHas(cluster, 1, macOf(c.ip)), { what: 'c programmed' })
+    await waitFor(async () => await fdbHas(cluster, 0, macFromIp(c.ip)) && await fdbHas(cluster, 1, macFromIp(c.ip)), { what: 'c programmed' })
     await c.agent.api.call('POST', '/v1/detach', { network: 'blue', netns: c.c.name })
-    await waitFor(async () => !await fdbHas(cluster, 0, macOf(c.ip)) && !await fdbHas(cluster, 1, macOf(c.ip)), { timeoutMs: 5000, what: 'c withdrawn everywhere' })
+    await waitFor(async () => !await fdbHas(cluster, 0, macFromIp(c.ip)) && !await fdbHas(cluster, 1, macFromIp(c.ip)), { timeoutMs: 5000, what: 'c withdrawn everywhere' })
     t.is((await c.agent.api.call<unknown[]>('GET', '/v1/endpoints?network=blue')).length, 2)
 
-    await waitFor(async () => await fdbHas(cluster, 0, macOf(b.ip)), { what: 'b programmed on host 0' })
+    await waitFor(async () => await fdbHas(cluster, 0, macFromIp(b.ip)), { what: 'b programmed on host 0' })
     const t0 = Date.now()
     const lap = (what: string): void => { t.log(`${what}: ${Date.now() - t0} ms`) }
     await agents[1]!.kill9()
     lap('killed')
-    await waitFor(async () => !await fdbHas(cluster, 0, macOf(b.ip)), { timeoutMs: 2500 + 3000, what: 'the dead host\'s endpoint withdrawn' })
+    await waitFor(async () => !await fdbHas(cluster, 0, macFromIp(b.ip)), { timeoutMs: 2500 + 3000, what: 'the dead host\'s endpoint withdrawn' })
     lap('withdrawn')
     await agents[1]!.start()
     lap('restarted')
-    await waitFor(async () => await fdbHas(cluster, 0, macOf(b.ip)), { timeoutMs: 15_000, what: 'the endpoint back with its host' })
+    await waitFor(async () => await fdbHas(cluster, 0, macFromIp(b.ip)), { timeoutMs: 15_000, what: 'the endpoint back with its host' })
     lap('back')
     await waitFor(async () => await cluster.ping(a.c, b.ip, { count: 1, timeoutS: 2 }), { what: 'connectivity back' })
     lap('pings')

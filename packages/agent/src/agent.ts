@@ -12,7 +12,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { ClusterState, DataStore, type HostBody } from './state/index.js'
 import { Mesh } from './mesh/index.js'
 import { Liveness } from './liveness/index.js'
-import { Networks, networkToJson } from './control/networks.js'
+import { Networks, networkToJson, type CreateNetworkRequest } from './control/networks.js'
 import { Endpoints } from './control/endpoints.js'
 import { createDataplane, type Dataplane, type DataplaneInput, type DataplaneHost } from './dataplane/index.js'
 import { buildApiApp } from './api/app.js'
@@ -80,9 +80,8 @@ export class Agent implements AgentView {
       underlayMtu: () => this.#underlayMtu
     })
 
-    this.#api = buildApiApp(this, log)
-    await listenOnSocket(this.#api, cfg['api-socket'])
-
+    // Every part the API reads exists before it listens (the mesh and liveness are built
+    // but not started), so the last known state is served at once and never half-built.
     const storedSeeds = await this.#store.getMeta<string[]>('seeds') ?? []
     this.#mesh = new Mesh({ state: this.#state, privateKey: this.#privateKey, logger: log }, {
       listenHost,
@@ -93,9 +92,12 @@ export class Agent implements AgentView {
       targetPeers: cfg['target-peers']
     })
     if (cfg.join.length > 0) await this.#store.putMeta('seeds', this.#mesh.seeds())
-    await this.#mesh.start()
     this.#liveness = new Liveness({ mesh: this.#mesh, state: this.#state, logger: log },
       { incarnation: BigInt(this.#startedAtMs), heartbeatIntervalMs: cfg['heartbeat-interval-ms'], deadAfterMs: cfg['dead-after-ms'] })
+    this.#api = buildApiApp(this, log)
+    await listenOnSocket(this.#api, cfg['api-socket'])
+
+    await this.#mesh.start()
     await this.#writeHostRecord(false)
     this.#liveness.start()
     const first = await this.#reconcileKernel()
@@ -266,7 +268,7 @@ export class Agent implements AgentView {
       const endpoints = this.endpoints(name)
       return { ...networkToJson(n), endpoints }
     },
-    create: async (req: Parameters<Networks['create']>[0]) => networkToJson(await this.#networksControl.create(req)),
+    create: async (req: CreateNetworkRequest) => networkToJson(await this.#networksControl.create(req)),
     remove: async (name: string) => { await this.#networksControl.remove(name) }
   }
 

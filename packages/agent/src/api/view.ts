@@ -1,6 +1,8 @@
 /** What the control API needs from the agent; the agent implements it. */
-export interface AttachRequest { network: string, netns: string, ip?: string, ifname?: string }
-export interface DetachRequest { network: string, netns: string }
+import type { AttachRequest, DetachRequest } from '../control/endpoints.js'
+import type { CreateNetworkRequest } from '../control/networks.js'
+
+export type { AttachRequest, DetachRequest }
 
 export interface AgentView {
   status: () => Record<string, unknown>
@@ -9,7 +11,7 @@ export interface AgentView {
   networks: {
     list: () => Array<Record<string, unknown>>
     inspect: (name: string) => Record<string, unknown>
-    create: (req: { name: string, subnet: string, vni?: number, mtu?: number, gateway?: string, options?: Record<string, string> }) => Promise<Record<string, unknown>>
+    create: (req: CreateNetworkRequest) => Promise<Record<string, unknown>>
     remove: (name: string) => Promise<void>
   }
   endpoints: (network?: string) => Array<Record<string, unknown>>

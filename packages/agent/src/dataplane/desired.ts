@@ -11,9 +11,11 @@
  *   per local endpoint   host-side veth mpv<hash>, port of the bridge, MTU
  */
 import { DEFAULT_VXLAN_PORT, VXLAN_IPV4_OVERHEAD, ZERO_MAC } from './constants.js'
-import { bridgeName, isValidIpv4, normalizeMac, prefixLengthOf, vethName, vxlanName } from './names.js'
+import { bridgeName, normalizeMac, vethName, vxlanName } from './names.js'
 import type { AddressEntry, DataplaneInput, DesiredKernelState, DesiredLink, FdbEntry, NeighbourEntry } from './types.js'
 import type { NetworkBody } from '../state/types.js'
+import { parseCidr } from '../net/addr.js'
+import { isIPv4 } from 'node:net'
 
 /** Overlay MTU: the network's own, else underlay − 50; undefined when neither is known. */
 export function computeOverlayMtu (network: Pick<NetworkBody, 'mtu'>, underlayMtu: number): number | undefined {
@@ -88,8 +90,8 @@ export function computeDesired (input: DataplaneInput): DesiredKernelState {
     })
 
     if (network.gateway !== '') {
-      const prefixLen = prefixLengthOf(network.subnet)
-      if (prefixLen === undefined || !isValidIpv4(network.gateway)) {
+      const prefixLen = parseCidr(network.subnet)?.prefixLen
+      if (prefixLen === undefined || !isIPv4(network.gateway)) {
         warnings.push(`network ${network.name}: gateway ${network.gateway} or subnet ${network.subnet} is not valid IPv4, no gateway address`)
       } else {
         addresses.push({ dev: bridge, ip: network.gateway, prefixLen })
@@ -111,7 +113,7 @@ export function computeDesired (input: DataplaneInput): DesiredKernelState {
         warnings.push(`${who}: host is not alive or unknown, not programmed`)
         continue
       }
-      if (!isValidIpv4(host.underlayIp) || host.underlayIp === self.underlayIp) {
+      if (!isIPv4(host.underlayIp) || host.underlayIp === self.underlayIp) {
         warnings.push(`${who}: host underlay address ${host.underlayIp} is not usable, not programmed`)
         continue
       }
@@ -127,7 +129,7 @@ export function computeDesired (input: DataplaneInput): DesiredKernelState {
       }
       const port = host.vxlanPort > 0 ? host.vxlanPort : DEFAULT_VXLAN_PORT
       if (endpoint.ipv4 !== '') {
-        if (!isValidIpv4(endpoint.ipv4)) {
+        if (!isIPv4(endpoint.ipv4)) {
           warnings.push(`${who}: IPv4 ${endpoint.ipv4} is not valid, not programmed`)
           continue
         }

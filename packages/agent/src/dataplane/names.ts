@@ -4,7 +4,6 @@
  * which is what lets a new agent adopt what the old one programmed.
  */
 import { createHash } from 'node:crypto'
-import { isIPv4 } from 'node:net'
 import { BRIDGE_NAME_RE, BRIDGE_PREFIX, VETH_NAME_RE, VETH_PEER_PREFIX, VETH_PREFIX, VXLAN_NAME_RE, VXLAN_PREFIX } from './constants.js'
 
 export function bridgeName (vni: number): string {
@@ -50,18 +49,6 @@ const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/
 export function normalizeMac (mac: string): string | undefined {
   const lower = mac.trim().toLowerCase().replaceAll('-', ':')
   return MAC_RE.test(lower) ? lower : undefined
-}
-
-export function isValidIpv4 (ip: string): boolean {
-  return isIPv4(ip)
-}
-
-/** Prefix length of a CIDR ('10.240.0.0/16' → 16), or undefined if malformed. */
-export function prefixLengthOf (cidr: string): number | undefined {
-  const [address, bits] = cidr.split('/')
-  if (address === undefined || bits === undefined || !isIPv4(address) || !/^\d{1,2}$/.test(bits)) return undefined
-  const length = Number(bits)
-  return length <= 32 ? length : undefined
 }
 
 export function ipv4ToBytes (ip: string): Buffer {

@@ -38,13 +38,14 @@ import { DEFAULT_RESYNC_INTERVAL_MS, EVENT_DEBOUNCE_MS, MAX_LAST_ERRORS, RETRY_B
 import { computeDesired, computeOverlayMtu } from './desired.js'
 import { countOps, diffKernel } from './diff.js'
 import { DataplaneError } from './errors.js'
-import { bridgeName, isValidIpv4, normalizeMac, vethName, vethPeerName } from './names.js'
+import { bridgeName, normalizeMac, vethName, vethPeerName } from './names.js'
 import { NetlinkKernel, raiseNeighbourLimits } from './netlink.js'
 import type { NeighbourLimitsResult, UnderlayDevice } from './netlink.js'
 import { KernelQueue } from './queue.js'
 import type { RequestWindow } from './queue.js'
 import type { ApplyResult, DataplaneInput, DesiredKernelState, KernelOp, KernelOpKind, OpFailure } from './types.js'
 import type { EndpointBody, NetworkBody } from '../state/types.js'
+import { isIPv4 } from 'node:net'
 
 export interface DataplaneComponents {
   logger: Logger
@@ -485,8 +486,8 @@ function validateAttach (opts: AttachOptions): void {
   if (opts.endpointId === '') problems.push('endpointId is empty')
   if (opts.netnsPath === '') problems.push('netnsPath is empty')
   if (!/^[^\s/:]{1,15}$/.test(opts.ifname)) problems.push(`ifname ${JSON.stringify(opts.ifname)} is not a valid interface name (1-15 characters)`)
-  if (!isValidIpv4(opts.ipv4)) problems.push(`ipv4 ${opts.ipv4} is not IPv4`)
-  if (!isValidIpv4(opts.gateway)) problems.push(`gateway ${opts.gateway} is not IPv4`)
+  if (!isIPv4(opts.ipv4)) problems.push(`ipv4 ${opts.ipv4} is not IPv4`)
+  if (!isIPv4(opts.gateway)) problems.push(`gateway ${opts.gateway} is not IPv4`)
   if (!Number.isInteger(opts.prefixLen) || opts.prefixLen < 1 || opts.prefixLen > 32) problems.push(`prefixLen ${opts.prefixLen} is not 1..32`)
   if (normalizeMac(opts.mac) === undefined) problems.push(`mac ${opts.mac} is not a MAC address`)
   if (!Number.isInteger(opts.mtu) || opts.mtu < 68 || opts.mtu > 65535) problems.push(`mtu ${opts.mtu} is not 68..65535`)

@@ -18,7 +18,6 @@ import { preSharedKey } from '@libp2p/pnet'
 import { gossipsub, TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
 import { createTopicScoreParams } from '@libp2p/gossipsub/score'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey, PeerId, Connection } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import { Heartbeat } from '@meshplane/proto'
@@ -29,6 +28,7 @@ import {
 } from './constants.js'
 import { runSyncClient, runSyncServer, type SyncStats } from './sync.js'
 import { parseSeed, peerIdOfAddr, transportPart } from './address.js'
+import { MeshplaneError } from '../errors.js'
 
 export interface MeshComponents {
   state: ClusterState
@@ -104,7 +104,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   }
 
   get node (): Libp2p<{ pubsub: GossipSub }> {
-    if (this.#node === undefined) throw new Error('mesh not started')
+    if (this.#node === undefined) throw new MeshplaneError('E_UNAVAILABLE', 'the mesh is not running (the agent is starting or stopping)')
     return this.#node
   }
 
@@ -221,11 +221,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
     } catch (err) {
       this.#log.debug({ err }, 'heartbeat publish failed')
     }
-  }
-
-  /** Publishes a record now (used on shutdown, while the mesh is still up). */
-  async publishRecordNow (o: OpenedRecord): Promise<void> {
-    await this.#publishRecord(o)
   }
 
   async #publishRecord (o: OpenedRecord): Promise<void> {
@@ -376,12 +371,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
   async dialNow (addr: Multiaddr): Promise<string> {
     const conn = await this.node.dial(addr, { signal: AbortSignal.timeout(5000) })
     return conn.remotePeer.toString()
-  }
-
-  isConnected (peer: string): boolean {
-    try {
-      return this.#node?.getConnections(peerIdFromString(peer)).length !== 0
-    } catch { return false }
   }
 }
 

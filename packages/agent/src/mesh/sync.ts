@@ -10,8 +10,9 @@
  * Two replicas in sync exchange 2 KiB; a replica that is behind gets exactly the records
  * it misses, in both directions, in one round trip and a half.
  */
-import { pbStream } from '@libp2p/utils'
+import { lpStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
+import type { DecodeOptions } from '@meshplane/proto'
 import { SyncHello, SyncDigest, SyncRecords, SignedRecord, type DigestEntry } from '@meshplane/proto'
 import type { ClusterState, OpenedRecord } from '../state/index.js'
 import { compareVersions, SYNC_BUCKETS } from '../state/index.js'
@@ -25,7 +26,28 @@ export interface SyncStats {
   bytes: number
 }
 
-const readOpts = () => ({ signal: AbortSignal.timeout(SYNC_TIMEOUT_MS) })
+const timeout = (): { signal: AbortSignal } => ({ signal: AbortSignal.timeout(SYNC_TIMEOUT_MS) })
+
+interface Codec<T> { encode: (m: T) => Uint8Array, decode: (b: Uint8Array, o?: DecodeOptions<T>) => T }
+
+/** One framed protobuf channel that counts the bytes it moves (for the sync metrics). */
+function channel (stream: Stream, stats: SyncStats) {
+  const lp = lpStream(stream, { maxDataLength: SYNC_MAX_MESSAGE_BYTES, maxBufferSize: SYNC_MAX_MESSAGE_BYTES })
+  return {
+    async send<T> (codec: Codec<T>, message: T): Promise<void> {
+      const bytes = codec.encode(message)
+      stats.bytes += bytes.byteLength
+      await lp.write(bytes, timeout())
+    },
+    async receive<T> (codec: Codec<T>, limits?: DecodeOptions<T>['limits']): Promise<T> {
+      const bytes = (await lp.read(timeout())).subarray()
+      stats.bytes += bytes.byteLength
+      return codec.decode(bytes, { limits })
+    }
+  }
+}
+
+const newStats = (): SyncStats => ({ sent: 0, received: 0, updated: 0, rejected: 0, bytes: 0 })
 
 function toEnvelope (o: OpenedRecord): SignedRecord {
   return SignedRecord.decode(o.envelope)
@@ -49,12 +71,10 @@ async function applyEnvelopes (state: ClusterState, records: SignedRecord[], sta
 }
 
 export async function runSyncClient (state: ClusterState, stream: Stream): Promise<SyncStats> {
-  const stats: SyncStats = { sent: 0, received: 0, updated: 0, rejected: 0, bytes: 0 }
-  const pb = pbStream(stream, { maxDataLength: SYNC_MAX_MESSAGE_BYTES, maxBufferSize: SYNC_MAX_MESSAGE_BYTES })
-  const hello = { bucketHashes: state.bucketHashes() }
-  await pb.write(hello, SyncHello, readOpts())
-  stats.bytes += SyncHello.encode(hello).byteLength
-  const digest = await pb.read(SyncDigest, { ...readOpts(), limits: { buckets: SYNC_BUCKETS } })
+  const stats = newStats()
+  const ch = channel(stream, stats)
+  await ch.send(SyncHello, { bucketHashes: state.bucketHashes() })
+  const digest = await ch.receive(SyncDigest, { buckets: SYNC_BUCKETS })
   if (digest.buckets.length === 0) {
     await stream.close()
     return stats
@@ -65,19 +85,18 @@ export async function runSyncClient (state: ClusterState, stream: Stream): Promi
     const t = theirs.get(o.record.id)
     return t === undefined || compareVersions(digestOf(o), t) > 0
   })
-  const push = { records: give.map(toEnvelope), want }
-  await pb.write(push, SyncRecords, readOpts())
+  await ch.send(SyncRecords, { records: give.map(toEnvelope), want })
   stats.sent += give.length
-  const reply = await pb.read(SyncRecords, readOpts())
+  const reply = await ch.receive(SyncRecords)
   await applyEnvelopes(state, reply.records, stats)
   await stream.close()
   return stats
 }
 
 export async function runSyncServer (state: ClusterState, stream: Stream): Promise<SyncStats> {
-  const stats: SyncStats = { sent: 0, received: 0, updated: 0, rejected: 0, bytes: 0 }
-  const pb = pbStream(stream, { maxDataLength: SYNC_MAX_MESSAGE_BYTES, maxBufferSize: SYNC_MAX_MESSAGE_BYTES })
-  const hello = await pb.read(SyncHello, { ...readOpts(), limits: { bucketHashes: SYNC_BUCKETS } })
+  const stats = newStats()
+  const ch = channel(stream, stats)
+  const hello = await ch.receive(SyncHello, { bucketHashes: SYNC_BUCKETS })
   const mine = state.bucketHashes()
   const differing: number[] = []
   for (let b = 0; b < SYNC_BUCKETS; b++) {
@@ -85,15 +104,15 @@ export async function runSyncServer (state: ClusterState, stream: Stream): Promi
     if (theirs === undefined || Buffer.compare(theirs, mine[b]!) !== 0) differing.push(b)
   }
   const entries = state.entriesInBuckets(new Set(differing)).map(digestOf)
-  await pb.write({ buckets: differing, entries }, SyncDigest, readOpts())
+  await ch.send(SyncDigest, { buckets: differing, entries })
   if (differing.length === 0) {
     await stream.close()
     return stats
   }
-  const push = await pb.read(SyncRecords, readOpts())
+  const push = await ch.receive(SyncRecords)
   await applyEnvelopes(state, push.records, stats)
   const wanted = push.want.map(id => state.getEnvelope(id)).filter((o): o is OpenedRecord => o !== undefined)
-  await pb.write({ records: wanted.map(toEnvelope), want: [] }, SyncRecords, readOpts())
+  await ch.send(SyncRecords, { records: wanted.map(toEnvelope), want: [] })
   stats.sent += wanted.length
   await stream.close()
   return stats

@@ -1,6 +1,5 @@
 /** IPv4 and MAC arithmetic shared by state validation, IPAM and the data plane. */
 import { isIPv4 } from 'node:net'
-import { createHash } from 'node:crypto'
 
 export function ipToInt (ip: string): number {
   const p = ip.split('.').map(Number)
@@ -50,11 +49,4 @@ export function macFromIp (ip: string): string {
   const n = ipToInt(ip)
   const bytes = [0x02, 0x42, n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]
   return bytes.map(b => b.toString(16).padStart(2, '0')).join(':')
-}
-
-/** A random-looking but stable locally administered MAC for any string. */
-export function macFromString (s: string): string {
-  const h = createHash('sha256').update(s).digest()
-  h[0] = (h[0]! & 0xfe) | 0x02
-  return [...h.subarray(0, 6)].map(b => b.toString(16).padStart(2, '0')).join(':')
 }
