@@ -10,10 +10,10 @@
 import { pino } from 'pino'
 import { createDataplane } from '@meshplane/agent/dataplane/index.js'
 import type { AttachOptions, DataplaneInput } from '@meshplane/agent/dataplane/index.js'
-import type { EndpointBody, NetworkBody } from '@meshplane/agent/state/types.js'
+import { toEndpointBody, toNetworkBody } from './dataplane-bodies.js'
+import type { DriverEndpoint, DriverNetwork } from './dataplane-bodies.js'
 
-export interface DriverNetwork { name: string, vni: number, subnet: string, gateway: string, mtu: number }
-export interface DriverEndpoint { network: string, id: string, mac: string, ipv4: string, host: string }
+export type { DriverEndpoint, DriverNetwork } from './dataplane-bodies.js'
 
 export interface DriverConfig {
   self: DataplaneInput['self']
@@ -22,14 +22,6 @@ export interface DriverConfig {
   hosts: Array<[string, { underlayIp: string, vxlanPort: number }]>
   attach?: Omit<AttachOptions, 'network'> & { network: string }
   resyncIntervalMs: number
-}
-
-export function toNetworkBody (network: DriverNetwork): NetworkBody {
-  return { ...network, options: new Map(), creator: '', createdAtMs: 0n }
-}
-
-export function toEndpointBody (endpoint: DriverEndpoint): EndpointBody & { host: string } {
-  return { ...endpoint, ipv6: '', name: endpoint.id, labels: new Map() }
 }
 
 function emit (event: Record<string, unknown>): void {

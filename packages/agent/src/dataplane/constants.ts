@@ -16,10 +16,36 @@ export const DEFAULT_VXLAN_PORT = 4789
 export const DEFAULT_RESYNC_INTERVAL_MS = 5_000
 
 /**
- * Netlink requests in flight at once. testing.md: ~128 in flight programs 1,000 FDB entries
- * in ~35 ms; firing 10,000 at once aborted the process inside the native binding.
+ * Netlink requests in flight at once, and messages per bulk datagram (batch.ts): 128
+ * neighbour/FDB requests per sendmsg program 10,000 endpoints in ~0.1-0.2 s (as fast as
+ * iproute2's batch mode or faster, docs/performance.md); their replies fit a stock receive
+ * buffer even when every one is an error. Unbounded, replies overflow the socket and the
+ * `netlink` package's native poll handler aborts the process.
  */
 export const DEFAULT_MAX_IN_FLIGHT = 128
+
+/**
+ * Bulk neighbour/FDB requests (batch.ts): at most this many netlink messages per datagram,
+ * whatever the window. 1,024 requests of at most 56 bytes stay far below the socket's send
+ * buffer (netlink refuses a datagram larger than SO_SNDBUF, 208 KiB by default).
+ */
+export const BATCH_MAX_MESSAGES = 1024
+
+/**
+ * Receive buffer asked for on the bulk socket. The kernel caps it at net.core.rmem_max
+ * (208 KiB on a stock system, doubled for its bookkeeping); chunks shrink to what the
+ * granted buffer holds (BATCH_REPLY_BYTES per reply).
+ */
+export const BATCH_RECV_BUFFER_BYTES = 1 << 20
+
+/**
+ * Receive-buffer accounting of one error reply, rounded up: the skb of a 36-byte
+ * nlmsgerr quoting a 48-byte request is ~700 bytes of truesize.
+ */
+export const BATCH_REPLY_BYTES = 1024
+
+/** A chunk's final ACK comes back inside sendmsg; waiting longer means it was lost. */
+export const BATCH_ACK_TIMEOUT_MS = 10_000
 
 /**
  * Bursts of netlink events (a flushed table emits one per entry) are folded into one

@@ -7,8 +7,10 @@
  * - observe() dumps links, IPv4 addresses, AF_INET neighbours and AF_BRIDGE neighbours
  *   (the FDB) into the plain ObservedKernelState model that diff.ts compares against.
  * - apply() runs KernelOps in diff's order, phase by phase. Link changes run one by one
- *   (a port needs its master); entry phases go through the queue's request window.
- *   Every op is idempotent: create-or-adopt for devices, CREATE|REPLACE for neighbours and
+ *   (a port needs its master). Neighbour and FDB ops, nearly all of a big pass, go many per
+ *   sendmsg through a socket of their own (batch.ts), at most the queue's window in
+ *   flight, each still reported on its own; the few address ops go one request each
+ *   through the window. Every op is idempotent: create-or-adopt for devices, CREATE|REPLACE for neighbours and
  *   unicast FDB, CREATE|APPEND for the all-zeros FDB list, and ENOENT/ENODEV/EADDRNOTAVAIL
  *   on delete count as done. A failed op is reported, not retried: the reconciler's next
  *   pass retries it (one place for retries).
@@ -16,8 +18,10 @@
  *   on a live device (vxlanIncompat: vni, local, port, learning, proxy, as flannel's
  *   vxlanLinksIncompat). Compatible: adopt it, then fix MTU/master/up. Otherwise: log the
  *   reason, delete, create.
- * - watch() listens on a second socket (a request socket must not see multicast parts in
- *   the middle of a dump) and reports deletions on meshplane's devices.
+ * - watch() listens on another socket (a request socket must not see multicast parts in
+ *   the middle of a dump) and reports deletions on meshplane's devices. While apply()
+ *   writes entries, that socket leaves the neighbour group: it would only hear our own
+ *   writes, and at bulk rates they overflow it (#quietNeighbourEvents).
  */
 import { execFile } from 'node:child_process'
 import { open, readFile, writeFile } from 'node:fs/promises'
@@ -25,6 +29,8 @@ import { fileURLToPath } from 'node:url'
 import { AttrStream, FlagsNew, createRtNetlink, ifla, rt } from 'netlink'
 import type { RtNetlinkSocket, StreamData } from 'netlink'
 import type { Logger } from 'pino'
+import { AF_BRIDGE, AF_INET, NeighBatchSocket, NTF_SELF, NUD_PERMANENT, errnoName } from './batch.js'
+import type { NeighRequest } from './batch.js'
 import { GC_THRESH, NETNS_CONFIGURE_TIMEOUT_MS, ZERO_MAC } from './constants.js'
 import { vxlanIncompat } from './diff.js'
 import { DataplaneError, NetlinkError } from './errors.js'
@@ -32,8 +38,6 @@ import { bytesToIpv4, bytesToMac, ipv4ToBytes, isOwnedLink, macToBytes } from '.
 import type { RequestWindow } from './queue.js'
 import type { AddressEntry, ApplyResult, KernelOp, ObservedFdb, ObservedKernelState, ObservedLink, ObservedNeighbour, OpFailure, VxlanParams } from './types.js'
 
-const AF_INET = 2
-const AF_BRIDGE = 7
 
 const CREATE_EXCL = FlagsNew.CREATE | FlagsNew.EXCL
 const CREATE_REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE
@@ -110,6 +114,37 @@ function phaseOf (op: KernelOp): Phase {
   }
 }
 
+type EntryOp = Extract<KernelOp, { kind: 'neigh.set' | 'neigh.del' | 'fdb.add' | 'fdb.del' }>
+
+function isEntryOp (op: KernelOp): op is EntryOp {
+  return op.kind === 'neigh.set' || op.kind === 'neigh.del' || op.kind === 'fdb.add' || op.kind === 'fdb.del'
+}
+
+/** The request applyOp would send for an entry op, for the bulk socket. */
+export function neighRequest (op: EntryOp, ifindex: number): NeighRequest {
+  switch (op.kind) {
+    case 'neigh.set':
+      return { type: 'new', family: AF_INET, ifindex, flags: CREATE_REPLACE, state: NUD_PERMANENT, ntfFlags: 0, dst: op.ip, lladdr: op.mac }
+    case 'neigh.del':
+      return { type: 'del', family: AF_INET, ifindex, flags: 0, state: 0, ntfFlags: 0, dst: op.ip }
+    case 'fdb.add': {
+      // The all-zeros entry is a list of destinations: APPEND adds one (and is a no-op if
+      // present); the kernel refuses REPLACE for it. A unicast entry has one destination:
+      // REPLACE moves it in place.
+      const request: NeighRequest = { type: 'new', family: AF_BRIDGE, ifindex, flags: op.mac === ZERO_MAC ? CREATE_APPEND : CREATE_REPLACE, state: NUD_PERMANENT, ntfFlags: NTF_SELF, dst: op.dst, lladdr: op.mac }
+      if (op.port !== undefined) request.port = op.port
+      return request
+    }
+    case 'fdb.del': {
+      // With NDA_DST only that destination goes (the rest of an all-zeros list stays).
+      const request: NeighRequest = { type: 'del', family: AF_BRIDGE, ifindex, flags: 0, state: 0, ntfFlags: NTF_SELF, lladdr: op.mac }
+      if (op.dst !== '') request.dst = op.dst
+      if (op.port !== undefined) request.port = op.port
+      return request
+    }
+  }
+}
+
 function toBuffer (data: StreamData): Buffer {
   const stream = new AttrStream()
   stream.emit(data)
@@ -149,6 +184,10 @@ export class NetlinkKernel {
   readonly #socket: RtNetlinkSocket
   readonly #indexByName = new Map<string, number>()
   readonly #nameByIndex = new Map<number, string>()
+  /** Bulk neighbour/FDB socket, opened on first use. */
+  #batch: NeighBatchSocket | undefined
+  /** The event socket of watch(), while it runs. */
+  #events: RtNetlinkSocket | undefined
   #closed = false
   /** Requests the kernel refused for a reason other than "already there/gone". */
   errors = 0
@@ -156,12 +195,16 @@ export class NetlinkKernel {
   constructor (components: NetlinkKernelComponents) {
     this.#log = components.logger
     this.#socket = createRtNetlink()
+    // Errors of a request reach its promise; a socket-level one (an overflow) must not be an
+    // unhandled 'error' event, which would abort the process inside the native binding.
+    this.#socket.socket.on('error', err => { this.#log.warn({ err }, 'netlink request socket error') })
   }
 
   close (): void {
     if (this.#closed) return
     this.#closed = true
     this.#socket.socket.close()
+    this.#batch?.close()
   }
 
   /** Runs one request, turning the package's error into a NetlinkError naming the object. */
@@ -326,16 +369,84 @@ export class NetlinkKernel {
           }
         }
       } else {
-        // Resolve each device once up front, not once per in-flight request.
+        // Resolve each device once up front, not once per request.
         for (const dev of new Set(batch.map(op => 'dev' in op ? op.dev : op.name))) await this.#indexOf(dev).catch(() => {})
-        const results = await window.map(batch, async op => await this.applyOp(op, context))
+        // Neighbours and FDB entries (nearly all of a big pass) go many per datagram;
+        // the few address deletions one request each.
+        const entries = batch.filter(isEntryOp)
+        const others = batch.filter(op => !isEntryOp(op))
+        const outcomes = await this.#applyEntries(entries, window)
+        outcomes.forEach((err, index) => {
+          if (err === undefined) applied++
+          else record(entries[index] as KernelOp, err)
+        })
+        const results = await window.map(others, async op => await this.applyOp(op, context))
         results.forEach((result, index) => {
           if (result.status === 'fulfilled') applied++
-          else record(batch[index] as KernelOp, result.reason)
+          else record(others[index] as KernelOp, result.reason)
         })
       }
     }
     return { applied, failed, durationMs: performance.now() - started }
+  }
+
+  /**
+   * Neighbour and FDB ops through the bulk socket (batch.ts), at most window.maxInFlight
+   * messages in flight. Returns, per op, undefined when done or the NetlinkError naming it.
+   * Same requests and the same idempotence rules as applyOp.
+   */
+  async #applyEntries (ops: readonly EntryOp[], window: RequestWindow): Promise<Array<NetlinkError | undefined>> {
+    const outcomes = new Array<NetlinkError | undefined>(ops.length).fill(undefined)
+    const requests: NeighRequest[] = []
+    const sent: number[] = []
+    ops.forEach((op, index) => {
+      const ifindex = this.#indexByName.get(op.dev)
+      if (ifindex === undefined) {
+        outcomes[index] = new NetlinkError(`${describeOp(op)}: device ${op.dev} not found`, 'ENODEV')
+        return
+      }
+      requests.push(neighRequest(op, ifindex))
+      sent.push(index)
+    })
+    if (requests.length === 0) return outcomes
+    if (this.#batch === undefined || this.#batch.closed) this.#batch = new NeighBatchSocket()
+    const batch = this.#batch
+    const results = await this.#quietNeighbourEvents(async () => await batch.run(requests, window.maxInFlight))
+    results.forEach((result, k) => {
+      const index = sent[k] as number
+      const op = ops[index] as EntryOp
+      if (result === 0) return
+      const errno = typeof result === 'number' ? errnoName(result) : result
+      if ((op.kind === 'neigh.del' || op.kind === 'fdb.del') && GONE.has(errno)) return
+      const reason = typeof result === 'number' ? errno : `${errno} (outcome unknown)`
+      outcomes[index] = new NetlinkError(`${describeOp(op)}: ${reason}`, errno)
+      // A lost reply or a timeout leaves the socket's state unknown: the next call opens a new one.
+      if (typeof result !== 'number') this.#batch?.close()
+    })
+    return outcomes
+  }
+
+  /**
+   * Runs fn with the event socket out of the NEIGH group. Every entry we write comes back
+   * as an event; at bulk rates (10,000 entries in ~0.2 s) they would overflow its buffer,
+   * which the native binding turns into an abort, and reading them costs as much CPU as
+   * writing the entries. A deletion by someone else in this window is not heard: the
+   * periodic resync repairs it, as it repairs any lost event.
+   */
+  async #quietNeighbourEvents<T>(fn: () => Promise<T>): Promise<T> {
+    const events = this.#events
+    events?.dropMembership('NEIGH')
+    try {
+      return await fn()
+    } finally {
+      if (events !== undefined && this.#events === events) {
+        try {
+          events.addMembership('NEIGH')
+        } catch (err) {
+          this.#log.warn({ err }, 'could not rejoin netlink neighbour events; the periodic resync still repairs drift')
+        }
+      }
+    }
   }
 
   /** One op; idempotent; throws NetlinkError when the kernel refuses. */
@@ -591,9 +702,12 @@ export class NetlinkKernel {
    */
   watch (onChange: (reason: string) => void): () => void {
     const events = createRtNetlink()
-    // Bulk programming emits one event per entry; a larger buffer makes overflow rare,
-    // and an overflow is handled anyway (a full reconcile).
+    // An overflow must not happen: the package's native poll handler aborts the process
+    // when the socket reports ENOBUFS (it builds its error with a NULL syscall name). Our own
+    // bulk changes do not reach this socket (#quietNeighbourEvents); a large buffer absorbs
+    // bursts made by others (capped by net.core.rmem_max).
     try { events.socket.setRecvBufferSize(8 * 1024 * 1024) } catch {}
+    this.#events = events
     events.addMembership('LINK')
     events.addMembership('NEIGH')
     events.addMembership('IPV4_IFADDR')
@@ -620,11 +734,17 @@ export class NetlinkKernel {
         if (reason !== undefined) onChange(reason)
       }
     })
+    // On the package's wrapper, not its raw socket: the wrapper re-emits the raw socket's
+    // 'error' (ENOBUFS when a burst overflows the buffer) and an EventEmitter 'error' with no
+    // listener throws, inside the native callback, which aborts the process.
     events.socket.on('error', err => {
       this.#log.warn({ err }, 'netlink event socket error (events lost), resyncing')
       onChange('event socket error')
     })
-    return () => { events.socket.close() }
+    return () => {
+      if (this.#events === events) this.#events = undefined
+      events.socket.close()
+    }
   }
 }
 

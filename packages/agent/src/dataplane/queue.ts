@@ -5,8 +5,10 @@
  *   so no change can slip into the middle of another (libnetwork's peerOpRoutine, whose
  *   INIT walks the whole table as one item for the same reason).
  * - Inside an item, netlink requests go through the queue's window, which bounds how
- *   many are in flight: firing 10,000 at once aborts the process inside the native binding
- *   (testing.md); ~128 in flight is as fast as it gets.
+ *   many are in flight, whether each is its own request (window.map) or one message of a
+ *   many-per-datagram chunk (batch.ts, at most maxInFlight per chunk). Unbounded, the
+ *   replies overflow the socket's receive buffer, and the `netlink` package's native poll
+ *   handler aborts the process on that error (it once did with 10,000 at once).
  * - enqueue() returns a promise of the item's result, so callers can await and see errors
  *   (libnetwork's queue could only log them).
  * - There is no lock besides the queue itself, and an item must never enqueue-and-await
@@ -16,7 +18,7 @@ import { DEFAULT_MAX_IN_FLIGHT } from './constants.js'
 import { DataplaneError } from './errors.js'
 
 export interface KernelQueueInit {
-  /** Netlink requests in flight at once inside an item (default 128). */
+  /** Netlink requests (or messages of a bulk chunk) in flight at once inside an item (default 128). */
   maxInFlight?: number
 }
 
