@@ -224,9 +224,11 @@ test('rmpeer hands a dead host\'s ranges to this host; it is refused for a live 
     await createNetworkEverywhere(agents, 'small', '10.55.0.0/27')
     const [a0, a1, a2] = agents as [TestAgent, TestAgent, TestAgent]
     await allocate(a2, 'small', 'doomed') // host 2 now holds a share of the range
-    const held2 = (await a0.api.call<{ networks: Array<{ hosts: Array<{ peer: string, size: number }> }> }>('GET', '/v1/ipam?network=small'))
+    const heldBy2 = async (a: TestAgent): Promise<number> => (await a.api.call<{ networks: Array<{ hosts: Array<{ peer: string, size: number }> }> }>('GET', '/v1/ipam?network=small'))
       .networks[0]!.hosts.find(h => h.peer === a2.peerId)?.size ?? 0
+    const held2 = await heldBy2(a2)
     t.true(held2 > 1, `host 2 holds a range (${held2} addresses)`)
+    await waitFor(async () => await heldBy2(a1) === held2, { what: 'host 1 to learn host 2\'s range' })
 
     const refused = await cli(a1, ['rmpeer', a2.peerId])
     t.is(refused.code, 4, refused.stderr)
