@@ -249,3 +249,32 @@ test('rmpeer hands a dead host\'s ranges to this host; it is refused for a live 
     await assertNoDuplicates(t, [a0, a1], 'small')
   })
 })
+
+test('the same network created on both sides of a partition: one seeding wins when they meet, the loser\'s addresses are reported', async t => {
+  await withAgents(4, [], async (cluster, agents) => {
+    await cluster.partition([0, 1], [2, 3])
+    await waitFor(async () => await agents[0]!.stateOf(agents[2]!.peerId) === 'unreachable', { what: 'the two sides to lose each other' })
+    await agents[0]!.createNetwork('twin', '10.56.0.0/24')
+    await agents[2]!.createNetwork('twin', '10.56.0.0/24')
+    await waitFor(async () => (await agents[1]!.networks()).includes('twin') && (await agents[3]!.networks()).includes('twin'), { what: 'the network on both sides' })
+    const sideA = await allocateMany(agents[1]!, 'twin', 'a', 5, 1)
+    const sideB = await allocateMany(agents[3]!, 'twin', 'b', 5, 1)
+    t.deepEqual([...sideA.errors, ...sideB.errors], [], 'each side allocates from its own seeding while apart')
+    await cluster.healAll()
+    await waitForPeers(agents, 'alive')
+    type Status = { ipam: { conflicts: Array<{ reason: string, peer?: string, detail: string }> } }
+    const conflicts = await waitFor(async () => {
+      const all = await Promise.all(agents.map(async a => (await a.api.call<Status>('GET', '/v1/status')).ipam.conflicts))
+      const creators = await Promise.all(agents.map(async a => (await a.api.call<{ creator: string }>('GET', '/v1/networks/twin')).creator))
+      return new Set(creators).size === 1 && all.some(c => c.length > 0) ? { all, creator: creators[0]! } : undefined
+    }, { what: 'every host to agree on one network record and a host to report the conflict' })
+    t.log(JSON.stringify(conflicts.all))
+    // the losing side's allocating host reports the addresses it handed out from its void seeding
+    const loserAllocator = conflicts.creator === agents[0]!.peerId ? 3 : 1
+    const lost = conflicts.creator === agents[0]!.peerId ? sideB.ips : sideA.ips
+    const reported = conflicts.all[loserAllocator]!.map(c => JSON.stringify(c)).join(' ')
+    for (const ip of lost) t.true(reported.includes(ip), `${ip} (handed out by the losing seeding) is reported`)
+    const text = (await cli(agents[loserAllocator]!, ['ipam', '--network', 'twin'])).stdout
+    t.regex(text, /CONFLICT/)
+  })
+})
