@@ -31,6 +31,8 @@ const USAGE = `usage: node dist/bench/throughput.js [options]
   --seconds S     iperf3 duration per run (default 10)
   --reps R        runs per pair (default 3); medians reported
   --log-level L   agent log level (default info)
+  --swap          meshplane on hosts 2 and 3, the hand-built overlay and the underlay pair on
+                  hosts 0 and 1 (the other way round by default), to tell host position from overlay
 `
 
 const IPERF_PORT = 5201
@@ -144,23 +146,41 @@ async function buildByHand (cluster: Cluster, h2: Host, h3: Host, mtu: number, v
   return { c2, c3, ip2, ip3 }
 }
 
-/** Link attributes that can change throughput; printed side by side so a difference is seen. */
+/**
+ * Everything `ip -d -j link` says about a device, minus what is per instance (names,
+ * indexes, MAC addresses, the local VTEP, bridge ids and timers, counters): two devices
+ * built the same way give the same object, and any difference is printed.
+ */
+const INSTANCE_KEYS = new Set([
+  'ifindex', 'ifname', 'address', 'broadcast', 'link', 'link_index', 'link_netnsid', 'master', 'perm_address',
+  'local', 'bridge_id', 'root_id', 'designated_root', 'hello_timer', 'tcn_timer', 'topology_change_timer',
+  'gc_timer', 'root_port', 'root_path_cost', 'stats64', 'operstate', 'linkmode', 'group', 'altnames'
+])
 async function linkFacts (cluster: Cluster, target: Target, dev: string): Promise<Record<string, unknown>> {
   const r = await cluster.exec(target, ['ip', '-d', '-j', 'link', 'show', 'dev', dev], { check: true })
-  const [l] = JSON.parse(r.stdout) as Array<Record<string, unknown> & { linkinfo?: { info_kind?: string, info_data?: Record<string, unknown> } }>
-  const pick = (o: Record<string, unknown> | undefined, keys: string[]): Record<string, unknown> =>
-    Object.fromEntries(keys.filter(k => o?.[k] !== undefined).map(k => [k, o![k]]))
+  const [l] = JSON.parse(r.stdout) as Array<Record<string, unknown> & { linkinfo?: { info_kind?: string, info_data?: Record<string, unknown>, info_slave_kind?: string, info_slave_data?: Record<string, unknown> } }>
+  const strip = (o: Record<string, unknown> | undefined): Record<string, unknown> =>
+    Object.fromEntries(Object.entries(o ?? {}).filter(([k]) => !INSTANCE_KEYS.has(k) && k !== 'linkinfo'))
   return {
-    ...pick(l, ['mtu', 'txqlen', 'gso_max_size', 'gso_max_segs', 'gro_max_size', 'num_tx_queues', 'num_rx_queues', 'qdisc']),
+    ...strip(l),
     kind: l?.linkinfo?.info_kind,
-    ...pick(l?.linkinfo?.info_data, ['id', 'port', 'learning', 'proxy', 'ttl', 'tos', 'df', 'udp_csum', 'udp_zero_csum6_tx', 'l2miss', 'l3miss', 'ageing', 'stp_state', 'mcast_snooping', 'link'])
+    ...Object.fromEntries(Object.entries(strip(l?.linkinfo?.info_data)).map(([k, v]) => [`info.${k}`, v])),
+    ...Object.fromEntries(Object.entries(strip(l?.linkinfo?.info_slave_data)).map(([k, v]) => [`port.${k}`, v]))
   }
+}
+
+/** The one veth port of a bridge (the container's host side). */
+async function hostVeth (cluster: Cluster, host: Host, bridge: string): Promise<string> {
+  const r = await cluster.exec(host, ['ip', '-j', 'link', 'show', 'master', bridge, 'type', 'veth'], { check: true })
+  const [l] = JSON.parse(r.stdout) as Array<{ ifname: string }>
+  if (l === undefined) throw new Error(`no veth on ${bridge} in ${host.name}`)
+  return l.ifname
 }
 
 // ---- main ------------------------------------------------------------------------------
 
 async function main (): Promise<void> {
-  const { values } = flags({ seconds: { type: 'string' }, reps: { type: 'string' }, 'log-level': { type: 'string' } }, USAGE, { allowPositionals: false })
+  const { values } = flags({ seconds: { type: 'string' }, reps: { type: 'string' }, 'log-level': { type: 'string' }, swap: { type: 'boolean' } }, USAGE, { allowPositionals: false })
   requireRoot()
   const seconds = intFlag(values.seconds, 10, 'seconds', 1, 600)
   const reps = intFlag(values.reps, 3, 'reps', 1, 50)
@@ -171,14 +191,18 @@ async function main (): Promise<void> {
   try {
     cluster = await createCluster({ hosts: 4, prefix: 'bthru' })
     const c = cluster
-    const [h0, h1, h2, h3] = c.hosts as [Host, Host, Host, Host]
+    const [x0, x1, x2, x3] = c.hosts as [Host, Host, Host, Host]
+    // h0/h1: meshplane's pair, h2/h3: the hand-built overlay and the underlay pair.
+    const [h0, h1, h2, h3] = values.swap === true ? [x2, x3, x0, x1] : [x0, x1, x2, x3]
     const mp = await buildMeshplane(c, h0, h1, logLevel)
     const hand = await buildByHand(c, h2, h3, mp.mtu, mp.vni)
 
     const facts: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
       ['VXLAN device', await linkFacts(c, h0, `mpvx${mp.vni}`), await linkFacts(c, h2, 'vx0')],
       ['bridge', await linkFacts(c, h0, `mpbr${mp.vni}`), await linkFacts(c, h2, 'br0')],
-      ['container eth0', await linkFacts(c, mp.c0, 'eth0'), await linkFacts(c, hand.c2, 'eth0')]
+      ['container eth0', await linkFacts(c, mp.c0, 'eth0'), await linkFacts(c, hand.c2, 'eth0')],
+      ['host-side veth', await linkFacts(c, h0, await hostVeth(c, h0, `mpbr${mp.vni}`)), await linkFacts(c, h2, 'vc0')],
+      ['underlay eth0', await linkFacts(c, h0, 'eth0'), await linkFacts(c, h2, 'eth0')]
     ]
     const differences: string[] = []
     for (const [what, a, b] of facts) {
@@ -213,7 +237,8 @@ async function main (): Promise<void> {
     out.push(`machine: ${machine()}; ${loadBefore} at start, ${loadavg()[0]!.toFixed(2)} at end`)
     out.push(`command: ${commandLine('throughput.js')}`)
     out.push(`underlay MTU ${c.underlayMtu ?? 1500} (veth into a bridge namespace); overlay MTU ${mp.mtu} on both overlays; VNI ${mp.vni}; agents running during (a)–(c): ${agentsStillAlive ? 'yes, both' : 'NO (one exited)'}`)
-    out.push(differences.length === 0 ? 'devices: meshplane\'s and the hand-built ones agree on every compared attribute (MTU, txqlen, GSO/GRO limits, queues, VXLAN id/port/learning/proxy/ttl/df/udp_csum, bridge STP/snooping)' : `devices differ: ${differences.join('; ')}`)
+    out.push(`hosts: meshplane on ${h0.name} and ${h1.name}, hand-built overlay and underlay pair on ${h2.name} and ${h3.name}${values.swap === true ? ' (--swap)' : ''}`)
+    out.push(differences.length === 0 ? 'devices: meshplane\'s and the hand-built ones agree on every attribute `ip -d -j link` shows (VXLAN, bridge, container eth0, host-side veth, underlay eth0; per-instance names, indexes, MACs, local address and timers aside)' : `devices differ: ${differences.join('; ')}`)
     out.push('')
     out.push(table(
       ['pair', 'what', ...Array.from({ length: reps }, (_, i) => `run ${i + 1} Gbit/s`), 'median Gbit/s', 'retransmits (median)', 'sender CPU % (median)', 'receiver CPU % (median)'],

@@ -146,6 +146,30 @@ test('detach withdraws an endpoint everywhere; a killed host\'s endpoints are wi
   })
 })
 
+test('a failed attach is undone everywhere: no endpoint record, no veth, no remote entry; the same namespace attaches once fixed', async t => {
+  await withOverlay({ hosts: 2, perHost: 1 }, async ({ cluster, agents }) => {
+    // The endpoint is announced while the container side is configured; when that fails
+    // (an eth0 is already in the namespace), the announcement must be withdrawn.
+    const c = await cluster.addContainer(cluster.hosts[0]!, 'bad')
+    await cluster.exec(c, ['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p'], { check: true })
+    const ip = '10.240.1.99'
+    const err = await t.throwsAsync(agents[0]!.api.call('POST', '/v1/attach', { network: 'blue', netns: c.name, ip }))
+    t.regex(err?.message ?? '', /eth0 already exists/)
+    await sleep(500)
+    for (const a of agents) {
+      const eps = await a.api.call<Array<{ ipv4: string }>>('GET', '/v1/endpoints?network=blue')
+      t.false(eps.some(e => e.ipv4 === ip), 'no endpoint record left on any host')
+    }
+    t.false(await fdbHas(cluster, 1, macFromIp(ip)), 'the remote host holds no entry for it')
+    const veths = (await cluster.exec(cluster.hosts[0]!, ['ip', '-o', 'link', 'show', 'type', 'veth'])).stdout.trim().split('\n').filter(Boolean)
+    t.is(veths.length, 2, `only the underlay eth0 and c0's veth on host 0:\n${veths.join('\n')}`)
+
+    await cluster.exec(c, ['ip', 'link', 'del', 'eth0'], { check: true })
+    await agents[0]!.api.call('POST', '/v1/attach', { network: 'blue', netns: c.name, ip })
+    await waitFor(async () => await fdbHas(cluster, 1, macFromIp(ip)), { timeoutMs: 5000, what: 'the fixed attach programmed on the other host' })
+  })
+})
+
 test.serial('restarting an agent while its containers ping every 10 ms loses no ping and removes no kernel entry', async t => {
   await withOverlay({ hosts: 2, perHost: 1 }, async ({ cluster, agents, ctrs }) => {
     const [a, b] = ctrs as [Ctr, Ctr]

@@ -75,16 +75,27 @@ export class Endpoints {
     }
     const mac = macFromIp(ip)
     const mtu = computeOverlayMtu(network, this.#c.underlayMtu()) ?? 1450
-    try {
-      await this.#c.dataplane.attach({ network, endpointId, netnsPath, ifname, ipv4: ip, prefixLen: cidr.prefixLen, mac, gateway: network.gateway, mtu })
-    } catch (err) {
-      await this.#c.release?.(network.name, ip)
-      throw err
-    }
-    await this.#c.store.local.put(this.#localKey(network.name, netnsPath), { endpointId, netnsPath, ifname } satisfies LocalAttachment)
+    const localKey = this.#localKey(network.name, netnsPath)
+    const recordId = `${peerId}/${network.name}/${endpointId}`
     const body: EndpointBody = { network: network.name, id: endpointId, mac, ipv4: ip, ipv6: '', name: req.netns, labels: new Map([['netns', netnsPath]]) }
-    await this.#c.state.write('endpoint', `${peerId}/${network.name}/${endpointId}`, body)
-    return body
+    // The local key first: whatever happens next, `detach` can undo it.
+    await this.#c.store.local.put(localKey, { endpointId, netnsPath, ifname } satisfies LocalAttachment)
+    // Announce while the kernel work runs. Address and MAC are fixed by now, and the
+    // container side (configured by a node child under nsenter, 50-100 ms) is most of an
+    // attach: announcing after it made every remote host wait for it (bench/attach-convergence).
+    // Remote hosts may program the entries a moment before the container answers; nobody
+    // knows its address yet, so nothing is lost.
+    const [kernel, announced] = await Promise.allSettled([
+      this.#c.dataplane.attach({ network, endpointId, netnsPath, ifname, ipv4: ip, prefixLen: cidr.prefixLen, mac, gateway: network.gateway, mtu }),
+      this.#c.state.write('endpoint', recordId, body)
+    ])
+    if (kernel.status === 'fulfilled' && announced.status === 'fulfilled') return body
+    // Undo both halves (each is harmless if its half never happened), then report the first failure.
+    if (announced.status === 'fulfilled') await this.#c.state.write('endpoint', recordId, undefined).catch(() => {})
+    if (kernel.status === 'fulfilled') await this.#c.dataplane.detach({ network: { name: network.name }, endpointId }).catch(() => {})
+    await this.#c.store.local.del(localKey).catch(() => {})
+    await this.#c.release?.(network.name, ip)
+    throw kernel.status === 'rejected' ? kernel.reason : (announced as PromiseRejectedResult).reason
   }
 
   async detach (req: DetachRequest): Promise<{ endpointId: string, ip: string }> {
