@@ -6,8 +6,9 @@
  * through host 0), all alive; one network, and one "baseline" container attached on every
  * host (a host programs a network only while it has a local endpoint in it), until every
  * kernel holds every baseline entry. Then `--attaches` measured attaches, one at a time,
- * spaced `--spacing-ms` apart, rotating over the hosts (attach k on host k mod N): the
- * container namespace is made first (not timed), then
+ * spaced `--spacing-ms` apart, rotating over the hosts (attach k on host k mod N), each
+ * address allocated by the attaching host's IPAM (`--static-ip`: given, and claimed
+ * cluster-wide): the container namespace is made first (not timed), then
  *
  *   t0 = just before POST /v1/attach (what `meshplane attach` sends) on the attaching host
  *   per other host: the time its kernel announced the FDB entry <MAC> dst <attaching host> self
@@ -27,7 +28,6 @@
  *   npx tsc -b && node_modules/.bin/node dist/bench/attach-convergence.js 3 10
  */
 import { loadavg } from 'node:os'
-import { macFromIp } from '@meshplane/agent/net/addr.js'
 import type { TestAgent } from '../test/utils/agents.js'
 import { createCluster, waitFor, type Cluster, type Host, type ProcessHandle } from '../test/utils/netns.js'
 import {
@@ -40,6 +40,8 @@ const USAGE = `usage: node dist/bench/attach-convergence.js [N ...] [options]
   --attaches K           measured attaches per size (default 60, at least 10)
   --spacing-ms MS        pause after each attach has converged (default 200)
   --concurrency C        agents started at once (default 6)
+  --static-ip            give every attach an address (--ip, which the IPAM then claims cluster-wide)
+                         instead of letting the host's IPAM allocate one (the default)
   --log-level LEVEL      agent log level (default info)
   --agent-arg ARG        extra agent flag, repeatable (e.g. --agent-arg=--heartbeat-interval-ms=1000)
 `
@@ -132,7 +134,7 @@ function ipOf (k: number): string {
   return `10.240.${100 + Math.floor(k / 250)}.${2 + (k % 250)}`
 }
 
-async function runOne (n: number, opts: { attaches: number, spacingMs: number, concurrency: number, args: string[] }): Promise<RunResult> {
+async function runOne (n: number, opts: { attaches: number, spacingMs: number, concurrency: number, args: string[], staticIp: boolean }): Promise<RunResult> {
   let cluster: Cluster | undefined
   const monitors: FdbMonitor[] = []
   try {
@@ -146,13 +148,14 @@ async function runOne (n: number, opts: { attaches: number, spacingMs: number, c
 
     // Baseline: one endpoint per host, so every host has the network's devices.
     log(`N=${n}: attaching one baseline container per host`)
+    const baseMacs: string[] = []
     for (const [i, h] of c.hosts.entries()) {
       const ctr = await c.addContainer(h, 'base')
-      await agents[i]!.api.call('POST', '/v1/attach', { network: NETWORK, netns: ctr.name, ip: `10.240.${1 + i}.2` })
+      baseMacs.push((await agents[i]!.api.call<{ mac: string }>('POST', '/v1/attach', { network: NETWORK, netns: ctr.name })).mac)
     }
     await waitFor(async () => {
       const dumps = await Promise.all(c.hosts.map(async h => (await c.exec(h, ['bridge', 'fdb', 'show'])).stdout))
-      return dumps.every((d, i) => c.hosts.every((other, j) => j === i || d.includes(`${macFromIp(`10.240.${1 + j}.2`)} dev mpvx`) && d.includes(`dst ${other.ip} self`)))
+      return dumps.every((d, i) => c.hosts.every((other, j) => j === i || d.includes(`${baseMacs[j]!} dev mpvx`) && d.includes(`dst ${other.ip} self`)))
     }, { timeoutMs: 60_000, intervalMs: 250, what: 'every kernel to hold every baseline FDB entry' })
     for (const h of c.hosts) monitors.push(new FdbMonitor(c, h))
     await sleepMs(1000)
@@ -164,11 +167,12 @@ async function runOne (n: number, opts: { attaches: number, spacingMs: number, c
       const hi = k % n
       const host = c.hosts[hi]!
       const ctr = await c.addContainer(host, `a${k}`)
-      const ip = ipOf(k)
-      const mac = macFromIp(ip)
+      const request: Record<string, string> = { network: NETWORK, netns: ctr.name }
+      if (opts.staticIp) request.ip = ipOf(k)
       const t0 = Date.now()
-      const body = await agents[hi]!.api.call<{ id: string }>('POST', '/v1/attach', { network: NETWORK, netns: ctr.name, ip })
+      const body = await agents[hi]!.api.call<{ id: string, mac: string }>('POST', '/v1/attach', request)
       const t1 = Date.now()
+      const mac = body.mac
       const sample: AttachSample = { host: hi, mac, endpointId: body.id, t0, t1, fdbAt: new Map() }
       await waitFor(async () => {
         for (const [j, mon] of monitors.entries()) {
@@ -226,6 +230,7 @@ async function main (): Promise<void> {
     'spacing-ms': { type: 'string' },
     concurrency: { type: 'string' },
     'log-level': { type: 'string' },
+    'static-ip': { type: 'boolean' },
     'agent-arg': { type: 'string', multiple: true }
   }, USAGE)
   requireRoot()
@@ -239,13 +244,14 @@ async function main (): Promise<void> {
   const loadBefore = loadNote()
 
   const results: RunResult[] = []
-  for (const n of sizes) results.push(await runOne(n, { attaches, spacingMs, concurrency, args }))
+  const staticIp = values['static-ip'] === true
+  for (const n of sizes) results.push(await runOne(n, { attaches, spacingMs, concurrency, args, staticIp }))
 
   const out: string[] = []
   out.push(`\nAttach → FDB entry in every other host's kernel, ${new Date().toISOString()}`)
   out.push(`machine: ${machine()}; ${loadBefore} at start, ${loadavg()[0]!.toFixed(2)} at end`)
   out.push(`command: ${commandLine('attach-convergence.js')}`)
-  out.push(`agent args: ${args.join(' ')}; ${attaches} attaches per size, one at a time, rotating over the hosts, ${spacingMs} ms apart`)
+  out.push(`agent args: ${args.join(' ')}; ${attaches} attaches per size, one at a time, rotating over the hosts, ${spacingMs} ms apart; addresses ${staticIp ? 'given with --ip (claimed through the IPAM)' : 'allocated by the attaching host\'s IPAM'}`)
   out.push('convergence of an attach = max over the other hosts of (FDB entry announced by that kernel − start of POST /v1/attach); seen by `bridge -timestamp monitor fdb` in every host (µs stamps); percentiles over attaches (nearest rank)\n')
   const worst = (s: AttachSample): number => max([...s.fdbAt.values()].map(at => at - s.t0))
   const pairs = (r: RunResult): number[] => r.samples.flatMap(s => [...s.fdbAt.values()].map(at => at - s.t0))

@@ -154,7 +154,8 @@ async function buildByHand (cluster: Cluster, h2: Host, h3: Host, mtu: number, v
 const INSTANCE_KEYS = new Set([
   'ifindex', 'ifname', 'address', 'broadcast', 'link', 'link_index', 'link_netnsid', 'master', 'perm_address',
   'local', 'bridge_id', 'root_id', 'designated_root', 'hello_timer', 'tcn_timer', 'topology_change_timer',
-  'gc_timer', 'root_port', 'root_path_cost', 'stats64', 'operstate', 'linkmode', 'group', 'altnames'
+  'gc_timer', 'forward_delay_timer', 'hold_timer', 'message_age_timer', 'root_port', 'root_path_cost', 'designated_bridge',
+  'designated_port', 'designated_cost', 'id', 'no', 'stats64', 'operstate', 'linkmode', 'group', 'altnames'
 ])
 async function linkFacts (cluster: Cluster, target: Target, dev: string): Promise<Record<string, unknown>> {
   const r = await cluster.exec(target, ['ip', '-d', '-j', 'link', 'show', 'dev', dev], { check: true })
@@ -253,6 +254,8 @@ async function main (): Promise<void> {
         ['a/b meshplane / iproute2 overlay', fmt(ab, 3), `≥ 0.95: ${ab >= 0.95 ? 'met' : `MISSED by ${fmt((0.95 - ab) * 100, 1)} points`}`],
         ['a/c meshplane overlay / underlay', fmt(ma / mc, 3), '(cost of VXLAN encapsulation + bridge)']
       ]))
+    const perRep = runs.get('a')!.map((r, i) => r.gbps / runs.get('b')![i]!.gbps)
+    out.push(`a/b per repetition (a and b of the same repetition, at most 20 s apart): ${perRep.map(x => fmt(x, 2)).join(', ')}; median ${fmt(median(perRep), 3)}`)
     out.push(`(order rotated per repetition: ${Array.from({ length: reps }, (_, rep) => pairs.map((_, i) => pairs[(i + rep) % pairs.length]!.key).join('')).join(', ')})`)
     process.stdout.write(out.join('\n') + '\n')
   } finally {
