@@ -10,8 +10,8 @@
  *   (a port needs its master). Neighbour and FDB ops, nearly all of a big pass, go many per
  *   sendmsg through a socket of their own (batch.ts), at most the queue's window in
  *   flight, each still reported on its own; the few address ops go one request each
- *   through the window. Every op is idempotent: create-or-adopt for devices, CREATE|REPLACE for neighbours and
- *   unicast FDB, CREATE|APPEND for the all-zeros FDB list, and ENOENT/ENODEV/EADDRNOTAVAIL
+ *   through the window. Every op is idempotent: create-or-adopt for devices,
+ *   CREATE|REPLACE for neighbours and unicast FDB, CREATE|APPEND for the all-zeros FDB list, and ENOENT/ENODEV/EADDRNOTAVAIL
  *   on delete count as done. A failed op is reported, not retried: the reconciler's next
  *   pass retries it (one place for retries).
  * - Devices: on EEXIST, ensureX reads the device back and compares what cannot be changed
@@ -37,7 +37,6 @@ import { DataplaneError, NetlinkError } from './errors.js'
 import { bytesToIpv4, bytesToMac, ipv4ToBytes, isOwnedLink, macToBytes } from './names.js'
 import type { RequestWindow } from './queue.js'
 import type { AddressEntry, ApplyResult, KernelOp, ObservedFdb, ObservedKernelState, ObservedLink, ObservedNeighbour, OpFailure, VxlanParams } from './types.js'
-
 
 const CREATE_EXCL = FlagsNew.CREATE | FlagsNew.EXCL
 const CREATE_REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE
@@ -375,7 +374,7 @@ export class NetlinkKernel {
         // the few address deletions one request each.
         const entries = batch.filter(isEntryOp)
         const others = batch.filter(op => !isEntryOp(op))
-        const outcomes = await this.#applyEntries(entries, window)
+        const outcomes = await this.#applyEntries(entries, window.maxInFlight)
         outcomes.forEach((err, index) => {
           if (err === undefined) applied++
           else record(entries[index] as KernelOp, err)
@@ -391,11 +390,11 @@ export class NetlinkKernel {
   }
 
   /**
-   * Neighbour and FDB ops through the bulk socket (batch.ts), at most window.maxInFlight
-   * messages in flight. Returns, per op, undefined when done or the NetlinkError naming it.
-   * Same requests and the same idempotence rules as applyOp.
+   * Neighbour and FDB ops through the bulk socket (batch.ts), at most maxInFlight messages
+   * in flight. Devices must be resolved already (#indexOf). Returns, per op, undefined when
+   * done or the NetlinkError naming it; deletes of what is already gone count as done.
    */
-  async #applyEntries (ops: readonly EntryOp[], window: RequestWindow): Promise<Array<NetlinkError | undefined>> {
+  async #applyEntries (ops: readonly EntryOp[], maxInFlight: number): Promise<Array<NetlinkError | undefined>> {
     const outcomes = new Array<NetlinkError | undefined>(ops.length).fill(undefined)
     const requests: NeighRequest[] = []
     const sent: number[] = []
@@ -411,7 +410,7 @@ export class NetlinkKernel {
     if (requests.length === 0) return outcomes
     if (this.#batch === undefined || this.#batch.closed) this.#batch = new NeighBatchSocket()
     const batch = this.#batch
-    const results = await this.#quietNeighbourEvents(async () => await batch.run(requests, window.maxInFlight))
+    const results = await this.#quietNeighbourEvents(async () => await batch.run(requests, maxInFlight))
     results.forEach((result, k) => {
       const index = sent[k] as number
       const op = ops[index] as EntryOp
@@ -476,34 +475,14 @@ export class NetlinkKernel {
         await this.#ignoreGone(this.#call(what, async () => await this.#socket.delAddress({ family: AF_INET, prefixlen: op.prefixLen, index }, { local: ipv4ToBytes(op.ip), address: ipv4ToBytes(op.ip) })))
         return
       }
-      case 'neigh.set': {
-        const ifindex = await this.#indexOf(op.dev)
-        await this.#call(what, async () => await this.#socket.newNeighbor({ family: AF_INET, ifindex, state: { permanent: true } }, { dst: ipv4ToBytes(op.ip), lladdr: macToBytes(op.mac) }, { flags: CREATE_REPLACE }))
-        return
-      }
-      case 'neigh.del': {
-        const ifindex = await this.#indexOf(op.dev)
-        await this.#ignoreGone(this.#call(what, async () => await this.#socket.delNeighbor({ family: AF_INET, ifindex }, { dst: ipv4ToBytes(op.ip) })))
-        return
-      }
-      case 'fdb.add': {
-        const ifindex = await this.#indexOf(op.dev)
-        const attrs: rt.NeighborAttrs = { lladdr: macToBytes(op.mac), dst: ipv4ToBytes(op.dst) }
-        if (op.port !== undefined) attrs.port = be16(op.port)
-        // The all-zeros entry is a list of destinations: APPEND adds one (and is a no-op if
-        // present); the kernel refuses REPLACE for it. A unicast entry has one destination:
-        // REPLACE moves it in place.
-        const flags = op.mac === ZERO_MAC ? CREATE_APPEND : CREATE_REPLACE
-        await this.#call(what, async () => await this.#socket.newNeighbor({ family: AF_BRIDGE, ifindex, state: { permanent: true }, flags: { self: true } }, attrs, { flags }))
-        return
-      }
+      case 'neigh.set':
+      case 'neigh.del':
+      case 'fdb.add':
       case 'fdb.del': {
-        const ifindex = await this.#indexOf(op.dev)
-        // With NDA_DST only that destination goes (the rest of an all-zeros list stays).
-        const attrs: rt.NeighborAttrs = { lladdr: macToBytes(op.mac) }
-        if (op.dst !== '') attrs.dst = ipv4ToBytes(op.dst)
-        if (op.port !== undefined) attrs.port = be16(op.port)
-        await this.#ignoreGone(this.#call(what, async () => await this.#socket.delNeighbor({ family: AF_BRIDGE, ifindex, flags: { self: true } }, attrs)))
+        // The same path as a bulk pass, one message: one encoder, one set of rules.
+        await this.#indexOf(op.dev)
+        const [err] = await this.#applyEntries([op], 1)
+        if (err !== undefined) throw err
       }
     }
   }
