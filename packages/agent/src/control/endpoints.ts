@@ -79,7 +79,12 @@ export class Endpoints {
     const recordId = `${peerId}/${network.name}/${endpointId}`
     const body: EndpointBody = { network: network.name, id: endpointId, mac, ipv4: ip, ipv6: '', name: req.netns, labels: new Map([['netns', netnsPath]]) }
     // The local key first: whatever happens next, `detach` can undo it.
-    await this.#c.store.local.put(localKey, { endpointId, netnsPath, ifname } satisfies LocalAttachment)
+    try {
+      await this.#c.store.local.put(localKey, { endpointId, netnsPath, ifname } satisfies LocalAttachment)
+    } catch (err) {
+      await this.#c.release?.(network.name, ip)
+      throw err
+    }
     // Announce while the kernel work runs. Address and MAC are fixed by now, and the
     // container side (configured by a node child under nsenter, 50-100 ms) is most of an
     // attach: announcing after it made every remote host wait for it (bench/attach-convergence).
@@ -90,7 +95,7 @@ export class Endpoints {
       this.#c.state.write('endpoint', recordId, body)
     ])
     if (kernel.status === 'fulfilled' && announced.status === 'fulfilled') return body
-    // Undo both halves (each is harmless if its half never happened), then report the first failure.
+    // Undo whichever half succeeded, then report the failure (the kernel's first).
     if (announced.status === 'fulfilled') await this.#c.state.write('endpoint', recordId, undefined).catch(() => {})
     if (kernel.status === 'fulfilled') await this.#c.dataplane.detach({ network: { name: network.name }, endpointId }).catch(() => {})
     await this.#c.store.local.del(localKey).catch(() => {})
