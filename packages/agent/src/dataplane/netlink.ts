@@ -65,7 +65,9 @@ export interface VethSpec {
   master: string
   mtu: number
   mac: string
-  netnsPath: string
+  /** Namespace the peer is born in; undefined: it stays in this (the host's) namespace,
+   * for a caller that moves it itself (Docker's Join: libnetwork moves and renames it). */
+  netnsPath?: string | undefined
 }
 
 export interface NetnsConfig {
@@ -527,7 +529,8 @@ export class NetlinkKernel {
 
   /**
    * Creates a veth pair whose peer is born inside the namespace at netnsPath (IFLA_NET_NS_FD
-   * on the peer), named peerName there; the host side becomes a port of `master`, up.
+   * on the peer), or beside the host side when netnsPath is undefined, named peerName
+   * there, with the endpoint's MAC and MTU; the host side becomes a port of `master`, up.
    * Returns 'exists' when the host side was already there (attach is idempotent).
    */
   async ensureVeth (spec: VethSpec): Promise<'created' | 'exists'> {
@@ -539,21 +542,20 @@ export class NetlinkKernel {
     if (existing !== undefined) {
       outcome = 'exists'
     } else {
-      const netns = await open(spec.netnsPath, 'r')
+      const netns = spec.netnsPath === undefined ? undefined : await open(spec.netnsPath, 'r')
       try {
-        const peer = Buffer.concat([
-          rt.formatLink({}),
-          toBuffer(ifla.formatLinkAttrs({ ifname: spec.peerName, mtu: spec.mtu, address: macToBytes(spec.mac), netNsFd: netns.fd }))
-        ])
+        const peerAttrs: ifla.LinkAttrs = { ifname: spec.peerName, mtu: spec.mtu, address: macToBytes(spec.mac) }
+        if (netns !== undefined) peerAttrs.netNsFd = netns.fd
+        const peer = Buffer.concat([rt.formatLink({}), toBuffer(ifla.formatLinkAttrs(peerAttrs))])
         const attrs: ifla.LinkAttrs = {
           ifname: spec.hostName,
           mtu: spec.mtu,
           linkinfo: toBuffer(ifla.formatInfo({ kind: 'veth', data: toBuffer(ifla.formatVethInfo({ peer })) }))
         }
         await this.#call(`create veth ${spec.hostName}`, async () => await this.#socket.newLink({}, attrs, { flags: CREATE_EXCL }))
-        this.#log.info({ link: spec.hostName, netns: spec.netnsPath }, 'created veth pair')
+        this.#log.info({ link: spec.hostName, peer: spec.peerName, netns: spec.netnsPath ?? 'host' }, 'created veth pair')
       } finally {
-        await netns.close()
+        await netns?.close()
       }
       this.#forget(spec.hostName)
     }

@@ -79,6 +79,24 @@ export interface AttachResult {
   created: boolean
 }
 
+/** An endpoint whose container namespace the caller does not give (Docker's Join: the
+ * namespace may not exist yet; libnetwork moves the peer in and renames it itself). */
+export interface EndpointVethOptions {
+  network: NetworkBody
+  endpointId: string
+  ipv4: string
+  mac: string
+  mtu: number
+}
+
+export interface EndpointVethResult {
+  /** Host side, a port of the network's bridge, up. */
+  hostIfname: string
+  /** Container side, still in the host namespace, down, with the endpoint's MAC and MTU. */
+  peerIfname: string
+  created: boolean
+}
+
 export interface DetachOptions {
   network: Pick<NetworkBody, 'name'>
   endpointId: string
@@ -125,6 +143,9 @@ export interface Dataplane {
   update(input: DataplaneInput): void
   reconcileNow(): Promise<ReconcileResult>
   attach(opts: AttachOptions): Promise<AttachResult>
+  /** Like attach, but the peer stays in the host namespace for the caller to move. */
+  createEndpointVeth(opts: EndpointVethOptions): Promise<EndpointVethResult>
+  /** Deletes an endpoint's veth pair (wherever its peer is); already gone counts as done. */
   detach(opts: DetachOptions): Promise<DetachResult>
   status(): DataplaneStatus
   /** Applies ops as one queue item (benchmarks, tools). A pass with input may undo them. */
@@ -382,8 +403,43 @@ export class DataplaneReconciler implements Dataplane {
 
   async attach (opts: AttachOptions): Promise<AttachResult> {
     validateAttach(opts)
-    const { queue, kernel } = this.#started()
     const mac = normalizeMac(opts.mac) as string
+    const peerName = vethPeerName(opts.network.name, opts.endpointId)
+    return await this.#withEndpointVeth({ ...opts, mac, netnsPath: opts.netnsPath }, async (kernel, hostIfname, created, log) => {
+      await kernel.configureNetns(opts.netnsPath, {
+        peerName,
+        ifname: opts.ifname,
+        mac,
+        mtu: opts.mtu,
+        ipv4: opts.ipv4,
+        prefixLen: opts.prefixLen,
+        gateway: opts.gateway
+      })
+      log.info({ created, netns: opts.netnsPath, ifname: opts.ifname, ipv4: opts.ipv4 }, 'attached endpoint')
+      return { hostIfname, created }
+    })
+  }
+
+  async createEndpointVeth (opts: EndpointVethOptions): Promise<EndpointVethResult> {
+    validateAttach({ ...opts, netnsPath: 'host', ifname: 'eth0', prefixLen: 32, gateway: '0.0.0.0' })
+    const mac = normalizeMac(opts.mac) as string
+    const peerIfname = vethPeerName(opts.network.name, opts.endpointId)
+    return await this.#withEndpointVeth({ ...opts, mac, netnsPath: undefined }, async (_kernel, hostIfname, created, log) => {
+      log.info({ created, peer: peerIfname, ipv4: opts.ipv4 }, 'created endpoint veth (peer left in the host namespace)')
+      return { hostIfname, peerIfname, created }
+    })
+  }
+
+  /**
+   * One queue item: overlays the endpoint on the input (so no pass in between deletes
+   * the new veth or its bridge), reconciles the network's devices and remote entries,
+   * creates the veth pair, then runs `then`. On failure, undoes what it made.
+   */
+  async #withEndpointVeth<T> (
+    opts: { network: NetworkBody, endpointId: string, mac: string, ipv4: string, mtu: number, netnsPath: string | undefined },
+    then: (kernel: NetlinkKernel, hostIfname: string, created: boolean, log: Logger) => Promise<T>
+  ): Promise<T> {
+    const { queue, kernel } = this.#started()
     const hostIfname = vethName(opts.network.name, opts.endpointId)
     const key = attachmentKey(opts.network.name, opts.endpointId)
     const log = this.#log.child({ network: opts.network.name, endpoint: opts.endpointId, veth: hostIfname })
@@ -393,7 +449,7 @@ export class DataplaneReconciler implements Dataplane {
       const hadAttachment = this.#attachments.has(key)
       this.#attachments.set(key, {
         network: opts.network,
-        endpoint: { network: opts.network.name, id: opts.endpointId, mac, ipv4: opts.ipv4, ipv6: '', name: opts.ifname, labels: new Map(), host: input.self.peerId }
+        endpoint: { network: opts.network.name, id: opts.endpointId, mac: opts.mac, ipv4: opts.ipv4, ipv6: '', name: opts.endpointId, labels: new Map(), host: input.self.peerId }
       })
       let created = false
       try {
@@ -406,21 +462,11 @@ export class DataplaneReconciler implements Dataplane {
           peerName: vethPeerName(opts.network.name, opts.endpointId),
           master: bridgeName(opts.network.vni),
           mtu: opts.mtu,
-          mac,
+          mac: opts.mac,
           netnsPath: opts.netnsPath
         })
         created = outcome === 'created'
-        await kernel.configureNetns(opts.netnsPath, {
-          peerName: vethPeerName(opts.network.name, opts.endpointId),
-          ifname: opts.ifname,
-          mac,
-          mtu: opts.mtu,
-          ipv4: opts.ipv4,
-          prefixLen: opts.prefixLen,
-          gateway: opts.gateway
-        })
-        log.info({ created, netns: opts.netnsPath, ifname: opts.ifname, ipv4: opts.ipv4 }, 'attached endpoint')
-        return { hostIfname, created }
+        return await then(kernel, hostIfname, created, log)
       } catch (err) {
         // Undo what this call made, so a failed attach leaves nothing half-built behind.
         log.warn({ err }, 'attach failed, rolling back')
