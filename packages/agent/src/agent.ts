@@ -14,7 +14,9 @@ import { Mesh } from './mesh/index.js'
 import { Liveness } from './liveness/index.js'
 import { Networks, networkToJson, type CreateNetworkRequest } from './control/networks.js'
 import { Endpoints } from './control/endpoints.js'
-import { createDataplane, type Dataplane, type DataplaneInput, type DataplaneHost } from './dataplane/index.js'
+import { createDataplane, computeOverlayMtu, type Dataplane, type DataplaneInput, type DataplaneHost } from './dataplane/index.js'
+import { parseCidr, intToIp } from './net/addr.js'
+import { createDockerPlugin, dockerSocketPath, keyValueStore, type DockerPlugin } from './docker/index.js'
 import { buildApiApp } from './api/app.js'
 import { listenOnSocket } from './api/server.js'
 import type { AgentView, AttachRequest, DetachRequest } from './api/view.js'
@@ -38,6 +40,23 @@ export class Agent implements AgentView {
   #underlayMtu = 1500
   #dataplaneUpdateQueued = false
   #api: FastifyInstance | undefined
+  #docker: DockerPlugin | undefined
+  // INTERIM (docker branch, until main wires the distributed IPAM): random free addresses
+  // by the endpoint records this host sees. Not collision-safe; replaced at the merge.
+  readonly #ipam = {
+    allocate: async (network: string, _owner: string): Promise<string> => {
+      const cidr = parseCidr(this.#networksControl.get(network).subnet)!
+      const used = new Set(this.#state.list('endpoint').filter(e => e.body.network === network).map(e => e.body.ipv4))
+      for (;;) {
+        const ip = intToIp(cidr.firstHost + 1 + Math.floor(Math.random() * (cidr.lastHost - cidr.firstHost - 1)))
+        if (!used.has(ip) && !this.#interimHanded.has(ip)) { this.#interimHanded.add(ip); return ip }
+      }
+    },
+    claim: async (_network: string, ip: string, _owner: string): Promise<void> => { this.#interimHanded.add(ip) },
+    release: async (_network: string, ip: string): Promise<boolean> => this.#interimHanded.delete(ip)
+  }
+
+  readonly #interimHanded = new Set<string>()
   #privateKey!: PrivateKey
   #peerId = ''
   #advertiseAddr = ''
@@ -96,6 +115,7 @@ export class Agent implements AgentView {
       { incarnation: BigInt(this.#startedAtMs), heartbeatIntervalMs: cfg['heartbeat-interval-ms'], deadAfterMs: cfg['dead-after-ms'] })
     this.#api = buildApiApp(this, log)
     await listenOnSocket(this.#api, cfg['api-socket'])
+    await this.#startDockerPlugin()
 
     await this.#mesh.start()
     await this.#writeHostRecord(false)
@@ -132,12 +152,53 @@ export class Agent implements AgentView {
     } catch (err) {
       this.#log.warn({ err }, 'could not announce leaving')
     }
+    await this.#docker?.stop()
     await this.#mesh?.stop()
     // The kernel keeps its entries: containers keep talking while the agent is away.
     await this.#dataplane?.stop()
     await this.#api?.close()
     await this.#store?.close()
     this.#log.info('agent stopped')
+  }
+
+  /** The Docker plugin socket (docker/index.ts), served from start-up, before any peer is
+   * known: a dockerd starting restart-policy containers retries a missing plugin for ~15 s
+   * only. The dataplane gets its input first, so a Join right away can be programmed. */
+  async #startDockerPlugin (): Promise<void> {
+    const socketPath = dockerSocketPath(this.#config['docker-socket'])
+    if (socketPath === undefined) return
+    this.#dataplane.update(this.#dataplaneInput())
+    const endpointKey = (network: string, id: string): string => `${this.#peerId}/${network}/${id}`
+    this.#docker = createDockerPlugin({
+      logger: this.#log,
+      store: keyValueStore(this.#store.local),
+      networks: {
+        get: name => this.#networksControl.list().find(n => n.name === name),
+        list: () => this.#networksControl.list(),
+        create: async req => await this.#networksControl.create(req)
+      },
+      ipam: {
+        allocate: async (network, owner) => await this.#ipam.allocate(network, owner),
+        claim: async (network, ip, owner) => { await this.#ipam.claim(network, ip, owner) },
+        release: async (network, ip) => await this.#ipam.release(network, ip)
+      },
+      dataplane: {
+        createEndpointVeth: async opts => await this.#dataplane.createEndpointVeth(opts),
+        removeEndpointVeth: async opts => { await this.#dataplane.detach(opts) }
+      },
+      endpoints: {
+        publish: async body => {
+          await this.#state.write('endpoint', endpointKey(body.network, body.id), body)
+          this.#scheduleDataplaneUpdate()
+        },
+        withdraw: async (network, id) => {
+          const rec = this.#state.get(`endpoint/${endpointKey(network, id)}`)
+          if (rec !== undefined && !rec.deleted) await this.#state.write('endpoint', endpointKey(network, id), undefined)
+        }
+      },
+      overlayMtu: network => computeOverlayMtu(network, this.#underlayMtu) ?? 1450
+    }, { socketPath })
+    await this.#docker.start()
   }
 
   async #writeHostRecord (leaving: boolean): Promise<void> {

@@ -438,7 +438,29 @@ export class NetlinkKernel {
       await this.#call(`create bridge ${name}`, async () => await this.#socket.newLink({}, attrs, { flags: CREATE_EXCL }))
     }
     await this.#ensureLink(name, create, existing => existing.kind === 'bridge' ? '' : `${name} is a ${existing.kind ?? 'plain'} device, not a bridge`, recreate)
+    await this.ensureForwardingOff(name)
     await this.setLink(name, { mtu, up: true })
+  }
+
+  /**
+   * No routing out of a network's bridge: its containers talk at layer 2 and reach the
+   * gateway address locally, so nothing received on the bridge needs forwarding. Without
+   * this a host with net.ipv4.ip_forward=1 (every Docker host: dockerd turns it on) routes
+   * between the bridges of two networks through their gateways, and networks are not
+   * isolated. Per-device forwarding governs packets received on that device; a change of
+   * net.ipv4.ip_forward resets every device's, so the reconciler re-checks on every pass.
+   * /proc/sys/net shows this process's network namespace, as netlink does.
+   * Returns true when it had to change it.
+   */
+  async ensureForwardingOff (bridge: string): Promise<boolean> {
+    const path = `/proc/sys/net/ipv4/conf/${bridge}/forwarding`
+    try {
+      if ((await readFile(path, 'utf8')).trim() === '0') return false
+      await writeFile(path, '0\n')
+      return true
+    } catch (err) {
+      throw new NetlinkError(`disable forwarding on ${bridge}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code, { cause: err })
+    }
   }
 
   /** Create-or-adopt a VXLAN device; ends up, a port of `master`, with the MTU set. */

@@ -334,6 +334,14 @@ export class DataplaneReconciler implements Dataplane {
     const ops = diffKernel(desired, observation.state)
     const context = observation.underlay === undefined ? {} : { underlayIndex: observation.underlay.index }
     const applied = await kernel.apply(ops, window, context)
+    for (const link of desired.links) {
+      if (link.type !== 'bridge') continue
+      try {
+        if (await kernel.ensureForwardingOff(link.name)) this.#log.warn({ bridge: link.name }, 'forwarding was on for a network bridge (ip_forward changed?): turned it off again')
+      } catch (err) {
+        if (!applied.failed.some(f => f.op.kind === 'link.ensureBridge' && f.op.name === link.name)) this.#recordError((err as Error).message)
+      }
+    }
     const durationMs = performance.now() - started
 
     const byKind = countOps(ops)
