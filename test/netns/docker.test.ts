@@ -120,9 +120,13 @@ test.serial('3 hosts, the same docker network create on each, 2 containers per h
     const endpoints = await env.agents[0]!.api.call<Array<{ ip: string }>>('GET', '/v1/endpoints?network=blue')
     t.false(endpoints.some(e => e.ip === gone.ip), 'no endpoint record left')
     t.is(endpoints.length, 5)
-    const reused = await runContainer(dockerds[2]!, 'c22', 'blue', ['--ip', gone.ip])
+    // Reused on another host: host 1 claims it from host 2, which holds it.
+    const reused = await runContainer(dockerds[1]!, 'c12', 'blue', ['--ip', gone.ip])
     t.is(reused, gone.ip, 'the address is reusable')
     await waitFor(async () => await canPing(dockerds[0]!, 'c00', reused), { timeoutMs: 10_000, what: 'the new container reachable' })
+    const taken = await dockerds[0]!.docker(['run', '-d', '--init', '--name', 'dup', '--network', 'blue', '--ip', ctrs[0]!.ip, BUSYBOX, 'sleep', '100000'])
+    t.not(taken.code, 0, 'an address in use is refused')
+    t.regex(taken.stderr, /IpamDriver\.RequestAddress: .*in use/)
 
     env.lap('stop/rm and reuse')
     // A second network: reachable inside, isolated from blue.
@@ -153,8 +157,8 @@ test.serial('3 hosts, the same docker network create on each, 2 containers per h
     t.is(badPool.status, 400)
     t.regex(String(badPool.body.Error), /not JSON/)
     t.is((await post(sock, '/Plugin.Activate', '')).status, 200)
-    await runContainer(dockerds[1]!, 'c12', 'blue')
-    t.true(await canPing(dockerds[1]!, 'c12', ctrs[0]!.ip), 'Docker still gets served after the bad requests')
+    await runContainer(dockerds[1]!, 'c13', 'blue')
+    t.true(await canPing(dockerds[1]!, 'c13', ctrs[0]!.ip), 'Docker still gets served after the bad requests')
   })
 })
 

@@ -585,6 +585,21 @@ export class NetlinkKernel {
     return outcome
   }
 
+  /**
+   * Drops what the bridge learned about `mac` on `port` (a `master` dynamic entry). A new
+   * local endpoint may carry a MAC the bridge last saw behind the VXLAN port (the address,
+   * hence the MAC, was another host's container a moment ago); until it expires (300 s) or
+   * the container sends a frame, the bridge would send frames for it back to the VXLAN
+   * port, which drops them (docker-plugin-api.md §6, moby/libnetwork#1768). Gone is done.
+   */
+  async forgetLearnedMac (port: string, mac: string): Promise<void> {
+    await this.#ignoreGone((async () => {
+      const ifindex = await this.#indexOf(port)
+      await this.#call(`forget learned ${mac} on ${port}`, async () =>
+        await this.#socket.delNeighbor({ family: AF_BRIDGE, ifindex, flags: { master: true } }, { lladdr: macToBytes(mac) }))
+    })())
+  }
+
   // ---- inside a container namespace ------------------------------------------------
 
   /**

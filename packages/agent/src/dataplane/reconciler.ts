@@ -38,7 +38,7 @@ import { DEFAULT_RESYNC_INTERVAL_MS, EVENT_DEBOUNCE_MS, MAX_LAST_ERRORS, RETRY_B
 import { computeDesired, computeOverlayMtu } from './desired.js'
 import { countOps, diffKernel } from './diff.js'
 import { DataplaneError } from './errors.js'
-import { bridgeName, normalizeMac, vethName, vethPeerName } from './names.js'
+import { bridgeName, normalizeMac, vethName, vethPeerName, vxlanName } from './names.js'
 import { NetlinkKernel, raiseNeighbourLimits } from './netlink.js'
 import type { NeighbourLimitsResult, UnderlayDevice } from './netlink.js'
 import { KernelQueue } from './queue.js'
@@ -474,6 +474,7 @@ export class DataplaneReconciler implements Dataplane {
           netnsPath: opts.netnsPath
         })
         created = outcome === 'created'
+        await kernel.forgetLearnedMac(vxlanName(opts.network.vni), opts.mac)
         return await then(kernel, hostIfname, created, log)
       } catch (err) {
         // Undo what this call made, so a failed attach leaves nothing half-built behind.

@@ -48,8 +48,10 @@ export const POOL_ID_PREFIX = 'meshplane:'
 /** Interface name prefix inside the container: libnetwork appends an index (eth0, eth1…). */
 export const CONTAINER_IFNAME_PREFIX = 'eth'
 
-/** What the IPAM records as the owner of an address handed to Docker: RequestAddress comes
- * before CreateEndpoint, so the endpoint id is not known yet. */
+/** Prefix of the owner the IPAM records for an address handed to Docker (`docker:<nonce>`,
+ * one per request): RequestAddress comes before CreateEndpoint, so the endpoint id is not
+ * known yet, and the IPAM treats a claim by the same owner as a repeat, so two requests
+ * must never share one (two containers would get the same --ip). */
 export const DOCKER_ALLOCATION_OWNER = 'docker'
 
 // ---- persisted mapping (the agent's local sublevel) ----------------------------------

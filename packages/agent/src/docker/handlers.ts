@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino'
 import { isIPv4 } from 'node:net'
+import { randomBytes } from 'node:crypto'
 import type { z } from 'zod'
 import type { EndpointBody, NetworkBody } from '../state/types.js'
 import { intToIp, macFromIp, parseCidr, type Cidr } from '../net/addr.js'
@@ -104,11 +105,12 @@ export class DockerHandlers {
     }
     const network = this.#networkBySubnet(cidr)
     if (network === undefined) throw notFound(`no meshplane network has subnet ${cidr.text} (create it with: ${CREATE_COMMAND})`)
+    const owner = `${DOCKER_ALLOCATION_OWNER}:${randomBytes(6).toString('hex')}`
     let ip = r.Address
     if (ip === '') {
-      ip = await this.#c.ipam.allocate(network.name, DOCKER_ALLOCATION_OWNER)
+      ip = await this.#c.ipam.allocate(network.name, owner)
     } else {
-      await this.#c.ipam.claim(network.name, ip, DOCKER_ALLOCATION_OWNER)
+      await this.#c.ipam.claim(network.name, ip, owner)
     }
     this.#log.debug({ network: network.name, ip }, 'address handed to docker')
     return { Address: `${ip}/${cidr.prefixLen}`, Data: {} }
