@@ -164,21 +164,25 @@ test.serial('3 hosts, the same docker network create on each, 2 containers per h
 
 test.serial('an agent restart loses no ping at 10 ms intervals; a restarted dockerd brings its restart-policy containers back, also when its agent comes up after it', async t => {
   await withDocker(t, 2, async env => {
-    const { dockerds, agents } = env
+    const { cluster, dockerds, agents } = env
     await createEverywhere(env, 'blue', SUBNET)
     const a = await runContainer(dockerds[0]!, 'ca', 'blue')
     const b = await runContainer(dockerds[1]!, 'cb', 'blue', ['--restart', 'always'])
     await waitFor(async () => await canPing(dockerds[0]!, 'ca', b), { what: 'a reaches b' })
 
-    // 10 ms pings from a (iputils ping inside a's network namespace) while both agents restart.
+    // 10 ms pings from a (iputils ping inside a's network namespace) while both agents
+    // restart, one after the other (each back in the mesh before the next goes).
     const pid = await dockerds[0]!.run(['inspect', '-f', '{{.State.Pid}}', 'ca'])
-    const pinger = spawnTracked(['nsenter', `--net=/proc/${pid}/ns/net`, 'ping', '-i', '0.01', '-c', '700', '-W', '1', b], 'a', ['ping'], { label: 'pinger' })
+    const pinger = spawnTracked(['nsenter', `--net=/proc/${pid}/ns/net`, 'ping', '-i', '0.01', '-W', '1', b], 'a', ['ping'], { label: 'pinger' })
     await sleep(1000)
     await agents[1]!.stop()
     await agents[1]!.start()
-    await sleep(500)
+    await waitForPeers(agents, 'alive')
     await agents[0]!.stop()
     await agents[0]!.start()
+    await waitForPeers(agents, 'alive')
+    await sleep(1000)
+    pinger.kill('SIGINT') // ping prints its summary and exits
     await pinger.exited
     const m = /(\d+) packets transmitted, (\d+) received/.exec(pinger.output())
     t.truthy(m, pinger.output())
@@ -217,6 +221,20 @@ test.serial('an agent restart loses no ping at 10 ms intervals; a restarted dock
     await waitFor(async () => await canPing(dockerds[0]!, 'ca', b3), { timeoutMs: 15_000, what: 'a reaches b after the late agent' })
     const endpoints = await agents[0]!.api.call<Array<{ ip: string }>>('GET', '/v1/endpoints?network=blue')
     t.deepEqual(endpoints.map(e => e.ip).sort(), [a, a2, b3].sort(), 'no stale endpoint left behind')
+    env.lap('daemon before agent')
+
+    // A container stopped while its agent is down: Docker's Leave, DeleteEndpoint and
+    // ReleaseAddress go unanswered (~15 s of retries each, then only logged). The agent
+    // finds the endpoint stale when it comes back: withdrawn everywhere, address freed.
+    await agents[1]!.stop()
+    await dockerds[1]!.run(['stop', '-t', '0', 'cb'], 120_000)
+    env.lap('docker stop with the agent down')
+    await agents[1]!.start()
+    await waitFor(async () => !(await agents[0]!.api.call<Array<{ ip: string }>>('GET', '/v1/endpoints?network=blue')).some(e => e.ip === b3),
+      { timeoutMs: 10_000, what: 'the stale endpoint withdrawn everywhere' })
+    const held = await agents[1]!.api.call<Array<{ ip: string }>>('GET', '/v1/ipam/allocations?network=blue')
+    t.false(held.some(h => h.ip === b3), 'its address released')
+    t.notRegex((await cluster.exec(cluster.hosts[1]!, ['ip', '-o', 'link', 'show'])).stdout, /\bmp[vc][0-9a-f]{8}\b/, 'and its veth gone')
   })
 })
 

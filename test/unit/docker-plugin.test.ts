@@ -152,6 +152,39 @@ test('the mapping survives a restart: a new plugin over the same store serves ol
   t.like(info.Value, { network: 'blue', ip: addr.Address.split('/')[0], joined: true })
 })
 
+test('at start, endpoints Docker let go of while the agent was away are removed; live and pending ones stay', async t => {
+  const cluster = new FakeCluster()
+  const store = memoryStore()
+  const first = await host(cluster, 'h1', store)
+  const { poolId } = await dockerNetworkCreate(first.app, NET_A, 'blue')
+  const ids = ['1', '2', '3', '4'].map(c => c.repeat(64))
+  const ips: string[] = []
+  for (const [i, id] of ids.entries()) {
+    if (i < 3) {
+      ips.push((await dockerRun(first.app, NET_A, poolId, id)).address.split('/')[0]!)
+    } else {
+      const addr = await ok(first.app, 'IpamDriver.RequestAddress', { PoolID: poolId, Address: '', Options: null })
+      await ok(first.app, 'NetworkDriver.CreateEndpoint', { NetworkID: NET_A, EndpointID: id, Interface: { Address: addr.Address } })
+      ips.push(addr.Address.split('/')[0])
+    }
+  }
+  await first.app.close()
+
+  // The agent was down: Docker moved endpoint 2's interface back to the host (Leave and
+  // DeleteEndpoint never arrived); endpoint 3's container namespace is gone with its veth.
+  const fake = fakeHost(cluster, 'h1', store)
+  fake.vethStates.set(ids[0]!, 'peer-moved').set(ids[1]!, 'peer-in-host').set(ids[2]!, 'absent').set(ids[3]!, 'absent')
+  const handlers = new DockerHandlers(fake.components)
+  await handlers.load()
+  t.deepEqual(handlers.mapping.endpoints().map(([id]) => id).sort(), [ids[0], ids[3]].sort(), 'running and not yet joined endpoints stay')
+  t.deepEqual([...cluster.records.keys()], [`h1/blue/${ids[0]}`], 'the stale ones are withdrawn')
+  t.true(fake.calls.includes(`veth- ${ids[1]}`))
+  t.false(cluster.allocated.get('blue')!.has(ips[1]!), 'and their addresses released')
+  t.false(cluster.allocated.get('blue')!.has(ips[2]!))
+  t.true(cluster.allocated.get('blue')!.has(ips[0]!))
+  t.true(cluster.allocated.get('blue')!.has(ips[3]!))
+})
+
 test('ReleaseAddress of an address a local endpoint still holds removes that stale endpoint', async t => {
   const cluster = new FakeCluster()
   const { app, fake } = await host(cluster, 'h1')

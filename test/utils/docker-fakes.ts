@@ -59,12 +59,15 @@ export interface FakeHost {
   components: DockerPluginComponents
   store: ReturnType<typeof memoryStore>
   veths: Map<string, { network: string, mtu: number, mac: string }>
+  vethStates: Map<string, 'absent' | 'peer-in-host' | 'peer-moved'>
   calls: string[]
   requests: Array<[string, string]>
 }
 
 export function fakeHost (cluster: FakeCluster, name: string, store = memoryStore()): FakeHost {
   const veths = new Map<string, { network: string, mtu: number, mac: string }>()
+  /** What endpointVethState answers, by endpoint id (default: moved when made, else absent). */
+  const vethStates = new Map<string, 'absent' | 'peer-in-host' | 'peer-moved'>()
   const calls: string[] = []
   const requests: Array<[string, string]> = []
   const components: DockerPluginComponents = {
@@ -95,7 +98,8 @@ export function fakeHost (cluster: FakeCluster, name: string, store = memoryStor
       removeEndpointVeth: async ({ endpointId }) => {
         calls.push(`veth- ${endpointId}`)
         veths.delete(endpointId)
-      }
+      },
+      endpointVethState: async ({ endpointId }) => vethStates.get(endpointId) ?? (veths.has(endpointId) ? 'peer-moved' : 'absent')
     },
     endpoints: {
       publish: async body => {
@@ -110,5 +114,5 @@ export function fakeHost (cluster: FakeCluster, name: string, store = memoryStor
     overlayMtu: n => n.mtu > 0 ? n.mtu : 1450,
     onRequest: (method, outcome) => { requests.push([method, outcome]) }
   }
-  return { components, store, veths, calls, requests }
+  return { components, store, veths, vethStates, calls, requests }
 }

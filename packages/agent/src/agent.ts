@@ -113,13 +113,13 @@ export class Agent implements AgentView {
       { incarnation: BigInt(this.#startedAtMs), heartbeatIntervalMs: cfg['heartbeat-interval-ms'], deadAfterMs: cfg['dead-after-ms'] })
     this.#api = buildApiApp(this, log)
     await listenOnSocket(this.#api, cfg['api-socket'])
-    await this.#startDockerPlugin()
 
     await this.#mesh.start()
     await this.#writeHostRecord(false)
     this.#liveness.start()
     const first = await this.#reconcileKernel()
     if (first?.underlay !== undefined) this.#underlayMtu = first.underlay.mtu
+    await this.#startDockerPlugin()
     this.#state.on('change', () => { this.#scheduleDataplaneUpdate() })
     this.#liveness.on('change', ({ to }) => {
       this.#scheduleDataplaneUpdate()
@@ -160,13 +160,13 @@ export class Agent implements AgentView {
     this.#log.info('agent stopped')
   }
 
-  /** The Docker plugin socket (docker/index.ts), served from start-up, before any peer is
-   * known: a dockerd starting restart-policy containers retries a missing plugin for ~15 s
-   * only. The dataplane gets its input first, so a Join right away can be programmed. */
+  /** The Docker plugin socket (docker/index.ts), served from start-up (after the first
+   * kernel pass, so a Join at once finds the dataplane ready; joining peers is not
+   * awaited): a dockerd starting restart-policy containers retries a missing plugin for
+   * ~15 s only. */
   async #startDockerPlugin (): Promise<void> {
     const socketPath = dockerSocketPath(this.#config['docker-socket'])
     if (socketPath === undefined) return
-    this.#dataplane.update(this.#dataplaneInput())
     const endpointKey = (network: string, id: string): string => `${this.#peerId}/${network}/${id}`
     this.#docker = createDockerPlugin({
       logger: this.#log,
@@ -187,7 +187,8 @@ export class Agent implements AgentView {
       },
       dataplane: {
         createEndpointVeth: async opts => await this.#dataplane.createEndpointVeth(opts),
-        removeEndpointVeth: async opts => { await this.#dataplane.detach(opts) }
+        removeEndpointVeth: async opts => { await this.#dataplane.detach(opts) },
+        endpointVethState: async opts => await this.#dataplane.endpointVethState(opts)
       },
       endpoints: {
         publish: async body => {

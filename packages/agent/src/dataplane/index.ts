@@ -32,6 +32,7 @@ export type {
   AttachResult,
   EndpointVethOptions,
   EndpointVethResult,
+  EndpointVethState,
   DetachOptions,
   DetachResult
 } from './reconciler.js'

@@ -540,6 +540,11 @@ export class NetlinkKernel {
     await this.#call(`set link ${name}`, async () => await this.#socket.setLink(data, attrs))
   }
 
+  /** Whether a device of that name is in this namespace. */
+  async linkExists (name: string): Promise<boolean> {
+    return await this.#getLinkByName(name) !== undefined
+  }
+
   /** Deletes a device; already gone counts as done. A veth takes its peer with it. */
   async deleteLink (name: string): Promise<void> {
     const link = await this.#getLinkByName(name)

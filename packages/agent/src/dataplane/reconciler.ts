@@ -97,6 +97,8 @@ export interface EndpointVethResult {
   created: boolean
 }
 
+export type EndpointVethState = 'absent' | 'peer-in-host' | 'peer-moved'
+
 export interface DetachOptions {
   network: Pick<NetworkBody, 'name'>
   endpointId: string
@@ -150,6 +152,9 @@ export interface Dataplane {
   status(): DataplaneStatus
   /** Applies ops as one queue item (benchmarks, tools). A pass with input may undo them. */
   applyOps(ops: KernelOp[]): Promise<ApplyResult>
+  /** Where an endpoint's veth pair is: gone, both ends on the host, or its peer moved away
+   * (into a container). Read-only. */
+  endpointVethState(opts: DetachOptions): Promise<EndpointVethState>
 }
 
 interface Attachment {
@@ -498,6 +503,14 @@ export class DataplaneReconciler implements Dataplane {
       // The network's devices go once the input no longer has a local endpoint in it.
       this.#scheduleInBackground('detach')
       return { hostIfname }
+    })
+  }
+
+  async endpointVethState (opts: DetachOptions): Promise<EndpointVethState> {
+    const { queue, kernel } = this.#started()
+    return await queue.enqueue(async () => {
+      if (!await kernel.linkExists(vethName(opts.network.name, opts.endpointId))) return 'absent'
+      return await kernel.linkExists(vethPeerName(opts.network.name, opts.endpointId)) ? 'peer-in-host' : 'peer-moved'
     })
   }
 

@@ -74,6 +74,25 @@ export class DockerHandlers {
   async load (): Promise<void> {
     await this.mapping.load()
     this.#log.info(this.mapping.counts, 'docker mapping loaded')
+    await this.#removeStale()
+  }
+
+  /** Endpoints Docker let go of while no agent answered (see index.ts). Run before
+   * listening: no Join can be in flight, so a peer on the host means Docker is done. */
+  async #removeStale (): Promise<void> {
+    for (const [id, ep] of this.mapping.endpoints()) {
+      let state: Awaited<ReturnType<DockerPluginComponents['dataplane']['endpointVethState']>>
+      try {
+        state = await this.#c.dataplane.endpointVethState({ network: { name: ep.network }, endpointId: ep.endpointId })
+      } catch (err) {
+        this.#log.warn({ err, endpoint: id }, 'could not check a docker endpoint\'s veth')
+        continue
+      }
+      if (state === 'peer-moved' || (state === 'absent' && !ep.joined)) continue
+      this.#log.warn({ endpoint: id, network: ep.network, ip: ep.ipv4, veth: state }, 'docker let go of this endpoint while the agent was away: removing it')
+      await this.#removeEndpoint(id, ep)
+      await this.#c.ipam.release(ep.network, ep.ipv4).catch((err: unknown) => { this.#log.warn({ err, ip: ep.ipv4 }, 'could not release the address') })
+    }
   }
 
   // ---- IpamDriver ----------------------------------------------------------------------

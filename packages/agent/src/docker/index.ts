@@ -28,6 +28,11 @@
  *   A ReleaseAddress for an address a local endpoint still holds means Docker forgot the
  *   endpoint without DeleteEndpoint (a daemon crash: it force-deletes stale endpoints
  *   without loading drivers); that endpoint is cleaned up then.
+ * - Calls missed while the agent was down (Docker retries ~15 s, then only logs): at
+ *   start, before listening, an endpoint whose veth peer is back in the host namespace
+ *   (libnetwork moves it back after Leave, whether or not Leave reached us) or whose
+ *   joined veth is gone (its container's namespace went away) is stale: withdrawn,
+ *   veth deleted, address released.
  * - Handlers never call back into Docker (that deadlocks daemon start-up) and do only
  *   local work, except an allocation that needs a range from another host (bounded).
  * - Errors: docker/errors.ts maps codes to Docker's bodies (`Err`; `Error` for IPAM);
@@ -75,6 +80,8 @@ export interface DockerPluginComponents {
     createEndpointVeth(opts: { network: NetworkBody, endpointId: string, ipv4: string, mac: string, mtu: number }): Promise<{ hostIfname: string, peerIfname: string }>
     /** idempotent: a veth already gone is not an error */
     removeEndpointVeth(opts: { network: NetworkBody | Pick<NetworkBody, 'name'>, endpointId: string }): Promise<void>
+    /** where the veth pair is: gone, both ends on the host (Docker moved it back), or in a container */
+    endpointVethState(opts: { network: Pick<NetworkBody, 'name'>, endpointId: string }): Promise<'absent' | 'peer-in-host' | 'peer-moved'>
   }
   endpoints: {
     /** Writes this host's endpoint record (remote hosts then program it). */

@@ -81,6 +81,10 @@ export class DockerMapping {
     return this.#endpoints.get(dockerEndpointId)
   }
 
+  endpoints (): Array<[string, DockerEndpointEntry]> {
+    return [...this.#endpoints]
+  }
+
   /** The local Docker endpoint holding `ip` in `network`, if any. */
   endpointByAddress (network: string, ip: string): [string, DockerEndpointEntry] | undefined {
     for (const entry of this.#endpoints) if (entry[1].network === network && entry[1].ipv4 === ip) return entry
