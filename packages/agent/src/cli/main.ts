@@ -45,7 +45,7 @@ export function buildProgram (): Command {
     .option('--listen <host:port>', 'mesh listen address (default 0.0.0.0:7946)')
     .option('--advertise-addr <ip>', 'underlay IPv4 address other hosts reach this one on')
     .option('--join <seed>', 'seed to join: host:port or a multiaddr (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--docker-socket <path>', 'Docker plugin socket')
+    .option('--docker-socket <path>', 'Docker plugin socket (default /run/docker/plugins/meshplane.sock; off: none)')
     .option('--metrics-addr <host:port>', 'serve Prometheus metrics here')
     .option('--config <file>', 'JSON config file (env MESHPLANE_CONFIG)')
     .option('--log-level <level>', 'trace|debug|info|warn|error')
