@@ -4,18 +4,18 @@
  * agent.start() has resolved (state loaded, kernel reconciled, sockets served), STATUS=
  * lines while it runs, watchdog pings, and STOPPING=1 before anything else on a stop.
  */
-import { pino } from 'pino'
 import { Agent } from '../agent.js'
 import { loadAgentConfig, type AgentConfigInput } from '../config.js'
 import { createSystemdNotifier } from '../systemd/index.js'
+import { createAgentLogger } from '../log/index.js'
 
 export async function runAgent (flags: AgentConfigInput, configFile: string | undefined): Promise<void> {
   const config = loadAgentConfig(flags, configFile)
-  const logger = pino({ level: config['log-level'], base: { pid: process.pid } })
+  const { logger, recentErrors } = createAgentLogger(config['log-level'])
   const systemd = await createSystemdNotifier({ logger })
   // Pings start before the (possibly long) first reconcile: a slow start is not a hang.
   systemd.startWatchdog()
-  const agent = new Agent(config, logger)
+  const agent = new Agent(config, logger, { recentErrors })
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return

@@ -24,6 +24,7 @@ export type {
   Dataplane,
   DataplaneComponents,
   DataplaneInit,
+  DataplaneMetrics,
   DataplaneStatus,
   ReconcileResult,
   AttachOptions,
