@@ -34,7 +34,7 @@ function commandPaths (cmd: Command, prefix: string[] = []): string[][] {
   })
 }
 
-const LISTINGS = [['status'], ['peers'], ['endpoints'], ['network', 'ls']]
+const LISTINGS = [['status'], ['peers'], ['endpoints'], ['network', 'ls'], ['ipam']]
 
 test('--help on every command exits 0 and shows its usage; every listing has --json', t => {
   const paths = commandPaths(buildProgram())
@@ -121,7 +121,7 @@ test('a real agent: status shows the whole host, listings give JSON, a non-root 
     const human = cli(['status', ...sock])
     t.is(human.code, 0, human.stderr)
     for (const part of [a0.peerId, `on ${cluster.hosts[0]!.ip}`, /peers: \d alive, \d unreachable, \d left/, /networks: 1\n {2}NAME +SUBNET/, 'blue', '10.240.1.10',
-      /endpoints: 1 local/, /kernel: (healthy|not reconciled yet)/, /last errors: /]) {
+      /endpoints: 1 local/, /kernel: (healthy|not reconciled yet)/, /ipam: no conflicts/, /last errors: /]) {
       if (typeof part === 'string') t.true(human.stdout.includes(part), part)
       else t.regex(human.stdout, part)
     }

@@ -3,7 +3,7 @@
  * with the built CLI inside the host's namespace, each with its own data directory and
  * control socket under the cluster's temp folder.
  */
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execFileSync } from 'node:child_process'
@@ -113,4 +113,15 @@ export async function waitForPeers (agents: TestAgent[], expect: Map<string, str
     }
     return true
   }, { timeoutMs, intervalMs: 200, what: 'every agent to see every other peer in the expected state' })
+}
+
+/** On a failure, the last warnings and errors of each host's agent log (the logs go with
+ * the cluster's folder when it is destroyed). */
+export function printAgentErrors (cluster: Cluster, lines = 5): void {
+  for (const h of cluster.hosts) {
+    let text: string
+    try { text = readFileSync(join(cluster.dir, `${h.name}.log`), 'utf8') } catch { continue }
+    const bad = text.split('\n').filter(l => /"level":(40|50|60)/.test(l)).slice(-lines)
+    if (bad.length > 0) console.error(`--- ${h.name} agent log (warn and worse) ---\n${bad.join('\n')}`)
+  }
 }

@@ -14,6 +14,7 @@ import { Mesh } from './mesh/index.js'
 import { Liveness } from './liveness/index.js'
 import { Networks, networkToJson, type CreateNetworkRequest } from './control/networks.js'
 import { Endpoints } from './control/endpoints.js'
+import { Ipam, IPAM_PROTOCOL, runIpamClient, runIpamServer, type RequestRangeOptions } from './ipam/index.js'
 import { createDataplane, type Dataplane, type DataplaneInput, type DataplaneHost } from './dataplane/index.js'
 import { buildApiApp } from './api/app.js'
 import { listenOnSocket } from './api/server.js'
@@ -42,6 +43,7 @@ export class Agent implements AgentView {
   #liveness!: Liveness
   #networksControl!: Networks
   #endpointsControl!: Endpoints
+  #ipam!: Ipam
   #dataplane!: Dataplane
   #underlayMtu = 1500
   #dataplaneUpdateQueued = false
@@ -83,6 +85,15 @@ export class Agent implements AgentView {
       { tombstoneTtlMs: cfg['tombstone-ttl-ms'] })
     await this.#state.load()
     this.#networksControl = new Networks({ state: this.#state })
+    // Allocations are loaded before anything can ask for an address; range requests to
+    // other hosts go over the mesh, which exists by the time the first one is made.
+    this.#ipam = new Ipam({
+      state: this.#state,
+      store: this.#store,
+      logger: log,
+      requestRange: async (peer, network, size, options) => { await this.#requestRange(peer, network, size, options) }
+    }, { rmpeerSafetyMs: cfg['rmpeer-safety-ms'] })
+    await this.#ipam.start()
 
     // The kernel is reconciled from the stored state before anything else happens, so a
     // restarted agent adopts what it left (see #dataplaneInput for the startup grace).
@@ -93,6 +104,9 @@ export class Agent implements AgentView {
       store: this.#store,
       networks: this.#networksControl,
       dataplane: this.#dataplane,
+      allocate: async (network, endpointId) => await this.#ipam.allocate(network, endpointId),
+      claim: async (network, ip, endpointId) => { await this.#ipam.claim(network, ip, endpointId) },
+      release: async (network, ip) => { await this.#ipam.release(network, ip) },
       underlayMtu: () => this.#underlayMtu
     })
 
@@ -105,7 +119,8 @@ export class Agent implements AgentView {
       clusterKey,
       seeds: [...new Set([...cfg.join, ...storedSeeds])],
       syncIntervalMs: cfg['sync-interval-ms'],
-      targetPeers: cfg['target-peers']
+      targetPeers: cfg['target-peers'],
+      protocols: [{ protocol: IPAM_PROTOCOL, handle: async (stream, peer) => { await runIpamServer(this.#ipam, stream, peer) } }]
     })
     if (cfg.join.length > 0) await this.#store.putMeta('seeds', this.#mesh.seeds())
     this.#liveness = new Liveness({ mesh: this.#mesh, state: this.#state, logger: log },
@@ -158,6 +173,7 @@ export class Agent implements AgentView {
     } catch (err) {
       this.#log.warn({ err }, 'could not announce leaving')
     }
+    await this.#ipam?.stop()
     await this.#mesh?.stop()
     // The kernel keeps its entries: containers keep talking while the agent is away.
     await this.#dataplane?.stop()
@@ -179,6 +195,22 @@ export class Agent implements AgentView {
       multiaddrs: [`/ip4/${this.#advertiseAddr}/tcp/${port}/p2p/${this.#peerId}`]
     }
     await this.#state.write('host', this.#peerId, body)
+  }
+
+  /** One range request to `peer` over the mesh; the grant (the holder's signed ranges
+   * record) is applied like any record, verification included. */
+  async #requestRange (peer: string, network: string, size: number, options: RequestRangeOptions = {}): Promise<void> {
+    const signal = AbortSignal.any([AbortSignal.timeout(5_000), ...(options.signal !== undefined ? [options.signal] : [])])
+    const stream = await this.#mesh.dialProtocol(peer, IPAM_PROTOCOL, signal)
+    let envelope: Uint8Array
+    try {
+      envelope = await runIpamClient(stream, { network, size, address: options.address }, { signal })
+    } catch (err) {
+      stream.abort(err as Error)
+      throw err
+    }
+    const result = await this.#state.apply([envelope])
+    if (result.rejected > 0) throw new MeshplaneError('E_UNAVAILABLE', `${peer} answered with a record that does not verify`)
   }
 
   /** What the kernel should hold, from the state and liveness: networks, and endpoints of
@@ -256,7 +288,8 @@ export class Agent implements AgentView {
       deadAfterMs: this.#liveness.deadAfterMs,
       dataplane: dataplaneSummary(this.#dataplane.status()),
       metrics: this.#metrics?.address() ?? null,
-      lastErrors: this.#extras.recentErrors?.() ?? []
+      lastErrors: this.#extras.recentErrors?.() ?? [],
+      ipam: { conflicts: this.#ipam.status().conflicts }
     }
   }
 
@@ -297,7 +330,11 @@ export class Agent implements AgentView {
       const endpoints = this.endpoints(name)
       return { ...networkToJson(n), endpoints }
     },
-    create: async (req: CreateNetworkRequest) => networkToJson(await this.#networksControl.create(req)),
+    create: async (req: CreateNetworkRequest) => {
+      const n = await this.#networksControl.create(req)
+      await this.#ipam.onNetworkCreated(n.name) // the creator seeds the whole range
+      return networkToJson(n)
+    },
     remove: async (name: string) => { await this.#networksControl.remove(name) }
   }
 
@@ -332,6 +369,29 @@ export class Agent implements AgentView {
 
   async detach (req: DetachRequest): Promise<Record<string, unknown>> {
     return { network: req.network, netns: req.netns, ...await this.#endpointsControl.detach(req) }
+  }
+
+  readonly ipam = {
+    status: (network?: string) => this.#ipam.status(network),
+    /** This host's allocations (for checks and tests: who holds which address). */
+    allocations: (network: string) => {
+      this.#networksControl.get(network)
+      return [...this.#ipam.allocations(network)].map(([ip, a]) => ({ ip, endpointId: a.endpointId, at: new Date(a.at).toISOString() }))
+    },
+    /** An address without a kernel endpoint (the Docker IPAM driver's RequestAddress). */
+    allocate: async (network: string, owner: string, ip?: string) => {
+      this.#networksControl.get(network)
+      if (ip === undefined) return { network, ip: await this.#ipam.allocate(network, owner), owner }
+      await this.#ipam.claim(network, ip, owner)
+      return { network, ip, owner }
+    },
+    release: async (network: string, ip: string) => ({ network, ip, released: await this.#ipam.release(network, ip) }),
+    rmpeer: async (peer: string) => {
+      const l = this.#liveness.liveness(peer).state
+      const since = this.#liveness.stateSinceMs(peer)
+      const goneForMs = (l === 'unreachable' || l === 'left') && since !== undefined ? Date.now() - since : undefined
+      return { peer, reclaimed: await this.#ipam.rmpeer(peer, goneForMs) }
+    }
   }
 
   records (): Array<Record<string, unknown>> {

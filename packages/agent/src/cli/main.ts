@@ -57,6 +57,7 @@ export function buildProgram (): Command {
     .option('--sync-interval-ms <ms>', 'anti-entropy interval')
     .option('--resync-interval-ms <ms>', 'kernel resync interval')
     .option('--vxlan-port <port>', 'VXLAN UDP port (default 4789)')
+    .option('--rmpeer-safety-ms <ms>', 'rmpeer refuses hosts unreachable for less than this (default 600000)')
     .action(async (opts: Json, cmd: Command) => {
       const { runAgent } = await import('./agent-command.js')
       const g = cmd.optsWithGlobals()
@@ -74,7 +75,8 @@ export function buildProgram (): Command {
         'heartbeat-interval-ms': opts.heartbeatIntervalMs,
         'sync-interval-ms': opts.syncIntervalMs,
         'resync-interval-ms': opts.resyncIntervalMs,
-        'vxlan-port': opts.vxlanPort
+        'vxlan-port': opts.vxlanPort,
+        'rmpeer-safety-ms': opts.rmpeerSafetyMs
       }, opts.config)
     })
 
@@ -170,7 +172,40 @@ export function buildProgram (): Command {
       const r = await client(cmd).call<Json>('POST', '/v1/detach', { network: net, netns: opts.netns })
       print(r, opts.json === true, () => `detached ${opts.netns} from ${net}`)
     })
+
+  program.command('ipam')
+    .description('who holds which addresses of each network, and how full it is')
+    .option('--network <name>', 'only this network')
+    .addOption(jsonOption())
+    .action(async (opts: Json, cmd: Command) => {
+      const q = opts.network === undefined ? '' : `?network=${encodeURIComponent(opts.network)}`
+      const s = await client(cmd).call<Json>('GET', `/v1/ipam${q}`)
+      print(s, opts.json === true, () => formatIpam(s))
+    })
+  program.command('rmpeer <peer>')
+    .description('hand the address ranges of a host that is gone for good to this host (run it on ONE host)')
+    .addOption(jsonOption())
+    .action(async (peer: string, opts: Json, cmd: Command) => {
+      const r = await client(cmd).call<Json>('POST', '/v1/rmpeer', { peer })
+      const reclaimed = r.reclaimed as Json[]
+      print(r, opts.json === true, () => reclaimed.length === 0
+        ? `${peer} held no address ranges`
+        : reclaimed.map(x => `${x.network}: reclaimed ${x.addresses} addresses (${(x.ranges as string[]).join(', ')}) from ${peer}`).join('\n'))
+    })
   return program
+}
+
+function formatIpam (s: Json): string {
+  const out: string[] = []
+  for (const n of s.networks as Json[]) {
+    out.push(`${n.network} ${n.subnet} (seeded by ${shortId(n.seeder)})`)
+    out.push(table(['HOST', 'RANGES', 'SIZE', 'USED', 'FREE'], (n.hosts as Json[]).map(h => [
+      shortId(h.peer) + (h.self === true ? ' (self)' : ''), (h.ranges as string[]).join(' ') || '-', h.size, h.exact === true ? h.used : '-',
+      h.exact === true ? h.free : `~${h.free}`])).replace(/^/gm, '  '))
+    for (const f of n.inFlight as Json[]) out.push(`  in flight: ${f.range} ${shortId(f.from)} -> ${shortId(f.to)}`)
+    for (const c of n.conflicts as Json[]) out.push(`  CONFLICT (${c.reason}): ${c.detail}`)
+  }
+  return out.length === 0 ? 'no networks' : out.join('\n')
 }
 
 function parseIntArg (flag: string) {

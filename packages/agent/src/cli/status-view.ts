@@ -46,6 +46,7 @@ export function formatStatus ({ status: s, peers, networks, endpoints }: StatusP
     ...(local.length === 0 ? [] : ['']),
     `kernel: ${health}`,
     ...indent([dp.summary ?? 'no dataplane status']),
+    ...(s.ipam === undefined ? [] : [`ipam: ${(s.ipam.conflicts as unknown[]).length === 0 ? 'no conflicts' : `${(s.ipam.conflicts as unknown[]).length} CONFLICTS (see meshplane ipam)`}`]),
     '',
     `last errors: ${errors.length === 0 ? 'none' : ''}`,
     ...indent(errors.slice(-5).map(e => `${ago(nowMs - Date.parse(e.at))}  ${e.level}  ${e.component ?? 'agent'}: ${e.message}`)),

@@ -18,7 +18,8 @@ import { preSharedKey } from '@libp2p/pnet'
 import { gossipsub, TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
 import { createTopicScoreParams } from '@libp2p/gossipsub/score'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import type { PrivateKey, PeerId, Connection } from '@libp2p/interface'
+import type { PrivateKey, PeerId, Connection, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
 import { Heartbeat } from '@meshplane/proto'
 import { openRecord, type ClusterState, type OpenedRecord, type RecordChange } from '../state/index.js'
@@ -38,6 +39,15 @@ export interface MeshComponents {
   libp2pMetrics?: Libp2pOptions['metrics']
 }
 
+/** A request/response protocol of another part (the IPAM's range requests), served on
+ * the mesh's connections. The mesh only carries streams; the part owns the protocol. */
+export interface MeshProtocol {
+  protocol: string
+  /** serves one inbound stream; `remotePeer` is the authenticated peer of the connection */
+  handle: (stream: Stream, remotePeer: string) => Promise<void>
+  maxInboundStreams?: number
+}
+
 export interface MeshInit {
   listenHost: string
   listenPort: number
@@ -46,6 +56,7 @@ export interface MeshInit {
   seeds: string[]
   syncIntervalMs?: number
   targetPeers?: number
+  protocols?: MeshProtocol[]
 }
 
 export interface HeartbeatEvent {
@@ -188,6 +199,15 @@ export class Mesh extends EventEmitter<MeshEvents> {
           stream.abort(err as Error)
         })
     }, { maxInboundStreams: 4 })
+    for (const p of this.#init.protocols ?? []) {
+      await node.handle(p.protocol, (stream, connection) => {
+        const remote = connection.remotePeer.toString()
+        void p.handle(stream, remote).catch(err => {
+          this.#log.debug({ err, peer: remote, protocol: p.protocol }, 'protocol handler failed')
+          stream.abort(err as Error)
+        })
+      }, { maxInboundStreams: p.maxInboundStreams ?? 8 })
+    }
     // A topology fires once identify confirmed the peer speaks sync; the dialling side
     // starts the exchange so each new connection syncs once, not twice.
     await node.register(SYNC_PROTOCOL, {
@@ -284,6 +304,32 @@ export class Mesh extends EventEmitter<MeshEvents> {
     } catch (err) {
       this.#log.warn({ err }, 'could not apply a gossiped message')
     }
+  }
+
+  /** Opens a stream of `protocol` to `peer`: over the existing connection, else by dialling
+   * the addresses its host record lists. E_UNAVAILABLE when it cannot be reached. */
+  async dialProtocol (peer: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+    const node = this.node
+    let id: PeerId
+    try {
+      id = peerIdFromString(peer)
+    } catch {
+      throw new MeshplaneError('E_INVALID_ARGUMENT', `${peer} is not a peer id`)
+    }
+    const targets: Array<PeerId | Multiaddr> = node.getConnections(id).length > 0 ? [id] : []
+    const host = this.#state.get(`host/${peer}`)
+    if (host?.kind === 'host' && host.body !== undefined) targets.push(...host.body.multiaddrs.map(a => multiaddr(a)))
+    if (targets.length === 0) targets.push(id)
+    let last: unknown
+    for (const target of targets) {
+      try {
+        return await node.dialProtocol(target, protocol, { signal })
+      } catch (err) {
+        last = err
+        if (signal.aborted) break
+      }
+    }
+    throw new MeshplaneError('E_UNAVAILABLE', `cannot open ${protocol} to ${peer}: ${(last as Error | undefined)?.message ?? 'no address'}`, { cause: last })
   }
 
   async syncWith (peer: PeerId): Promise<SyncStats | undefined> {
