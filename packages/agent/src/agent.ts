@@ -24,8 +24,16 @@ import type { AgentConfig } from './config.js'
 import { loadOrCreateIdentity, readClusterKey } from './identity.js'
 import { AGENT_VERSION } from './version.js'
 import { MeshplaneError } from './errors.js'
+import { createMetrics, type AgentMetrics } from './metrics/index.js'
+import type { RecentLogError } from './log/index.js'
 
 const REAP_INTERVAL_MS = 60_000
+
+/** What main hands the agent besides its config and logger. */
+export interface AgentExtras {
+  /** The logger's ring of recent warnings and errors (status shows it). */
+  recentErrors?: () => RecentLogError[]
+}
 
 export class Agent implements AgentView {
   readonly #config: AgentConfig
@@ -48,11 +56,17 @@ export class Agent implements AgentView {
   #startedAtMs = 0
   #timers: NodeJS.Timeout[] = []
   #stopped = false
+  #metrics: AgentMetrics | undefined
+  readonly #extras: AgentExtras
 
-  constructor (config: AgentConfig, logger: Logger) {
+  constructor (config: AgentConfig, logger: Logger, extras: AgentExtras = {}) {
     this.#config = config
     this.#log = logger
+    this.#extras = extras
   }
+
+  /** Prometheus metrics when --metrics-addr is set (e.g. for the Docker plugin's pluginRequest). */
+  get metrics (): AgentMetrics | undefined { return this.#metrics }
 
   get peerId (): string { return this.#peerId }
 
@@ -67,6 +81,8 @@ export class Agent implements AgentView {
     this.#privateKey = await loadOrCreateIdentity(this.#store)
     this.#peerId = peerIdFromPrivateKey(this.#privateKey).toString()
     const log = this.#log
+    // Off unless --metrics-addr; built first so the dataplane and libp2p report into it.
+    if (cfg['metrics-addr'] !== undefined) this.#metrics = createMetrics({ peerId: this.#peerId, version: AGENT_VERSION })
     this.#state = new ClusterState({ store: this.#store, privateKey: this.#privateKey, peerId: this.#peerId, logger: log },
       { tombstoneTtlMs: cfg['tombstone-ttl-ms'] })
     await this.#state.load()
@@ -83,7 +99,7 @@ export class Agent implements AgentView {
 
     // The kernel is reconciled from the stored state before anything else happens, so a
     // restarted agent adopts what it left (see #dataplaneInput for the startup grace).
-    this.#dataplane = createDataplane({ logger: log }, { resyncIntervalMs: cfg['resync-interval-ms'] })
+    this.#dataplane = createDataplane({ logger: log, metrics: this.#metrics }, { resyncIntervalMs: cfg['resync-interval-ms'] })
     await this.#dataplane.start()
     this.#endpointsControl = new Endpoints({
       state: this.#state,
@@ -99,7 +115,7 @@ export class Agent implements AgentView {
     // Every part the API reads exists before it listens (the mesh and liveness are built
     // but not started), so the last known state is served at once and never half-built.
     const storedSeeds = await this.#store.getMeta<string[]>('seeds') ?? []
-    this.#mesh = new Mesh({ state: this.#state, privateKey: this.#privateKey, logger: log }, {
+    this.#mesh = new Mesh({ state: this.#state, privateKey: this.#privateKey, logger: log, libp2pMetrics: this.#metrics?.libp2p() }, {
       listenHost,
       listenPort: Number(listenPort),
       clusterKey,
@@ -113,6 +129,16 @@ export class Agent implements AgentView {
       { incarnation: BigInt(this.#startedAtMs), heartbeatIntervalMs: cfg['heartbeat-interval-ms'], deadAfterMs: cfg['dead-after-ms'] })
     this.#api = buildApiApp(this, log)
     await listenOnSocket(this.#api, cfg['api-socket'])
+    if (this.#metrics !== undefined) {
+      this.#metrics.observe({
+        peers: () => this.peers() as Array<{ state: string, self: boolean }>,
+        records: () => this.#state.countByKind(),
+        mesh: () => this.#mesh.counters,
+        dataplane: () => this.#dataplane.status()
+      })
+      this.#state.on('change', change => { this.#metrics?.recordApplied(change) })
+      await this.#metrics.listen(cfg['metrics-addr']!)
+    }
 
     await this.#mesh.start()
     await this.#writeHostRecord(false)
@@ -156,6 +182,7 @@ export class Agent implements AgentView {
     // The kernel keeps its entries: containers keep talking while the agent is away.
     await this.#dataplane?.stop()
     await this.#api?.close()
+    await this.#metrics?.stop()
     await this.#store?.close()
     this.#log.info('agent stopped')
   }
@@ -309,6 +336,8 @@ export class Agent implements AgentView {
       mesh: { ...this.#mesh.counters, heartbeatsIn: this.#liveness.heartbeatsIn },
       deadAfterMs: this.#liveness.deadAfterMs,
       dataplane: dataplaneSummary(this.#dataplane.status()),
+      metrics: this.#metrics?.address() ?? null,
+      lastErrors: this.#extras.recentErrors?.() ?? [],
       ipam: { conflicts: this.#ipam.status().conflicts }
     }
   }

@@ -26,6 +26,7 @@ export type {
   Dataplane,
   DataplaneComponents,
   DataplaneInit,
+  DataplaneMetrics,
   DataplaneStatus,
   ReconcileResult,
   AttachOptions,

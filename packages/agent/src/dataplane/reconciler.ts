@@ -49,6 +49,12 @@ import { isIPv4 } from 'node:net'
 
 export interface DataplaneComponents {
   logger: Logger
+  /** Told about every reconcile pass (the agent's Prometheus metrics), if given. */
+  metrics?: DataplaneMetrics
+}
+
+export interface DataplaneMetrics {
+  reconciled: (result: ReconcileResult) => void
 }
 
 export interface DataplaneInit {
@@ -180,6 +186,7 @@ const LOGGED_FAILURES = 10
 
 export class DataplaneReconciler implements Dataplane {
   readonly #log: Logger
+  readonly #metrics: DataplaneMetrics | undefined
   readonly #resyncIntervalMs: number
   readonly #maxInFlight: number | undefined
   #state: RunState = { status: 'stopped' }
@@ -198,6 +205,7 @@ export class DataplaneReconciler implements Dataplane {
 
   constructor (components: DataplaneComponents, init: DataplaneInit = {}) {
     this.#log = components.logger.child({ component: 'dataplane' })
+    this.#metrics = components.metrics
     this.#resyncIntervalMs = init.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS
     this.#maxInFlight = init.maxInFlight
     if (!(this.#resyncIntervalMs > 0)) throw new DataplaneError('E_DATAPLANE_CONFIG', `resyncIntervalMs must be positive, got ${this.#resyncIntervalMs}`)
@@ -372,7 +380,9 @@ export class DataplaneReconciler implements Dataplane {
       this.#retryAttempt = 0
     }
 
-    return { reason, ops: ops.length, byKind, applied: applied.applied, failed: applied.failed, removed, warnings: desired.warnings, underlay: observation.underlay, durationMs }
+    const result = { reason, ops: ops.length, byKind, applied: applied.applied, failed: applied.failed, removed, warnings: desired.warnings, underlay: observation.underlay, durationMs }
+    this.#metrics?.reconciled(result)
+    return result
   }
 
   /** The input plus attached-but-not-yet-recorded endpoints, with the kernel's underlay MTU. */
