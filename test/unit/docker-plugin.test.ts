@@ -263,8 +263,10 @@ test('errors: malformed JSON, bad bodies, unknown ids and methods get Docker-sha
 
   // Still serving, and every request was counted once by outcome.
   t.is((await call(app, 'Plugin.Activate')).status, 200)
-  t.true(fake.requests.some(([m, o]) => m === 'NetworkDriver.CreateNetwork' && o === 'error'))
-  t.true(fake.requests.some(([m, o]) => m === 'unknown' && o === 'error'))
+  t.true(fake.requests.some(([m, o]) => m === 'NetworkDriver.CreateNetwork' && o === 'E_INVALID_ARGUMENT'))
+  t.true(fake.requests.some(([m, o]) => m === 'NetworkDriver.CreateNetwork' && o === 'E_CONFLICT'))
+  t.true(fake.requests.some(([m, o]) => m === 'NetworkDriver.Join' && o === 'E_NOT_FOUND'))
+  t.true(fake.requests.some(([m, o]) => m === 'unknown' && o === 'E_NOT_FOUND'))
   t.true(fake.requests.some(([m, o]) => m === 'Plugin.Activate' && o === 'ok'))
 })
 

@@ -227,7 +227,8 @@ export class Agent implements AgentView {
           if (rec !== undefined && !rec.deleted) await this.#state.write('endpoint', endpointKey(network, id), undefined)
         }
       },
-      overlayMtu: network => computeOverlayMtu(network, this.#underlayMtu) ?? 1450
+      overlayMtu: network => computeOverlayMtu(network, this.#underlayMtu) ?? 1450,
+      onRequest: (method, outcome) => { this.#metrics?.pluginRequest(method, outcome) }
     }, { socketPath })
     await this.#docker.start()
   }

@@ -438,7 +438,6 @@ export class NetlinkKernel {
       await this.#call(`create bridge ${name}`, async () => await this.#socket.newLink({}, attrs, { flags: CREATE_EXCL }))
     }
     await this.#ensureLink(name, create, existing => existing.kind === 'bridge' ? '' : `${name} is a ${existing.kind ?? 'plain'} device, not a bridge`, recreate)
-    await this.ensureForwardingOff(name)
     await this.setLink(name, { mtu, up: true })
   }
 
@@ -448,7 +447,8 @@ export class NetlinkKernel {
    * this a host with net.ipv4.ip_forward=1 (every Docker host: dockerd turns it on) routes
    * between the bridges of two networks through their gateways, and networks are not
    * isolated. Per-device forwarding governs packets received on that device; a change of
-   * net.ipv4.ip_forward resets every device's, so the reconciler re-checks on every pass.
+   * net.ipv4.ip_forward resets every device's, so the reconciler checks on every pass
+   * (and a new bridge right after it is made).
    * /proc/sys/net shows this process's network namespace, as netlink does.
    * Returns true when it had to change it.
    */

@@ -202,6 +202,8 @@ export class DataplaneReconciler implements Dataplane {
   readonly #lastErrors: DataplaneStatus['lastErrors'] = []
   #neighbourLimits: NeighbourLimitsResult | undefined
   #lastUnderlayWarning = ''
+  /** Bridges whose forwarding could not be turned off, with the last error (logged once). */
+  readonly #forwardingErrors = new Map<string, string>()
 
   constructor (components: DataplaneComponents, init: DataplaneInit = {}) {
     this.#log = components.logger.child({ component: 'dataplane' })
@@ -347,12 +349,18 @@ export class DataplaneReconciler implements Dataplane {
     const ops = diffKernel(desired, observation.state)
     const context = observation.underlay === undefined ? {} : { underlayIndex: observation.underlay.index }
     const applied = await kernel.apply(ops, window, context)
+    // Isolation between networks (netlink.ts ensureForwardingOff), checked on every pass:
+    // a change of net.ipv4.ip_forward resets it on every device.
     for (const link of desired.links) {
-      if (link.type !== 'bridge') continue
+      if (link.type !== 'bridge' || applied.failed.some(f => f.op.kind === 'link.ensureBridge' && f.op.name === link.name)) continue
       try {
-        if (await kernel.ensureForwardingOff(link.name)) this.#log.warn({ bridge: link.name }, 'forwarding was on for a network bridge (ip_forward changed?): turned it off again')
+        if (await kernel.ensureForwardingOff(link.name)) this.#log.info({ bridge: link.name }, 'turned IPv4 forwarding off on the network bridge')
+        this.#forwardingErrors.delete(link.name)
       } catch (err) {
-        if (!applied.failed.some(f => f.op.kind === 'link.ensureBridge' && f.op.name === link.name)) this.#recordError((err as Error).message)
+        const message = (err as Error).message
+        if (this.#forwardingErrors.get(link.name) !== message) this.#log.warn({ bridge: link.name, err }, 'could not turn forwarding off: this network is not isolated from other networks on this host')
+        this.#forwardingErrors.set(link.name, message)
+        this.#recordError(message)
       }
     }
     const durationMs = performance.now() - started

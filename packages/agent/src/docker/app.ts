@@ -9,7 +9,7 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { invalid } from '../errors.js'
+import { invalid, type ErrorCode } from '../errors.js'
 import { BODY_LIMIT_BYTES } from './constants.js'
 import { subsystemOf, toDockerError, unknownMethod } from './errors.js'
 import type { DockerHandlers } from './handlers.js'
@@ -37,20 +37,24 @@ export function buildDockerApp (handlers: DockerHandlers, components: Pick<Docke
     }
   })
 
+  // The code of each refused request, for onRequest.
+  const refused = new WeakMap<object, ErrorCode>()
   app.setErrorHandler((err, req, reply) => {
     const r = toDockerError(subsystemOf(req.url), err)
+    refused.set(req, r.code)
     if (r.code === 'E_INTERNAL') log.error({ err, method: req.url }, 'plugin handler failed')
     else log.warn({ method: req.url, code: r.code, err: r.body.Err }, 'plugin request refused')
     void reply.status(r.status).send(r.body)
   })
   app.setNotFoundHandler((req, reply) => {
     const r = unknownMethod(req.url)
+    refused.set(req, r.code)
     log.debug({ method: req.method, url: req.url }, 'unknown plugin method')
     void reply.status(r.status).send(r.body)
   })
   app.addHook('onResponse', async (req, reply) => {
     const method = req.url.replace(/^\//, '')
-    components.onRequest?.(handlers.methods.has(method) ? method : 'unknown', reply.statusCode === 200 ? 'ok' : 'error')
+    components.onRequest?.(handlers.methods.has(method) ? method : 'unknown', reply.statusCode === 200 ? 'ok' : refused.get(req) ?? 'E_INTERNAL')
   })
 
   for (const [method, handler] of handlers.methods) {

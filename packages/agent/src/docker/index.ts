@@ -48,6 +48,7 @@
 import type { Logger } from 'pino'
 import type { EndpointBody, NetworkBody } from '../state/types.js'
 import type { CreateNetworkRequest } from '../control/networks.js'
+import type { ErrorCode } from '../errors.js'
 import { DockerPluginServer } from './server.js'
 import { DEFAULT_DOCKER_SOCKET, DOCKER_SOCKET_OFF } from './constants.js'
 
@@ -91,8 +92,9 @@ export interface DockerPluginComponents {
   }
   /** The MTU a veth on this network gets (network MTU, else underlay − 50). */
   overlayMtu(network: NetworkBody): number
-  /** Called once per request (metrics: plugin requests by method and outcome). */
-  onRequest?: (method: string, outcome: 'ok' | 'error') => void
+  /** Called once per request (metrics: plugin requests by method and outcome): the method
+   * as Docker names it ('unknown' for one we do not implement), 'ok' or the error code. */
+  onRequest?: (method: string, outcome: 'ok' | ErrorCode) => void
 }
 
 export interface DockerPluginInit {
