@@ -436,7 +436,7 @@ export class DataplaneReconciler implements Dataplane {
     validateAttach(opts)
     const mac = normalizeMac(opts.mac) as string
     const peerName = vethPeerName(opts.network.name, opts.endpointId)
-    return await this.#withEndpointVeth({ ...opts, mac, netnsPath: opts.netnsPath }, async (kernel, hostIfname, created, log) => {
+    return await this.#withEndpointVeth({ ...opts, mac }, async (kernel, hostIfname, created, log) => {
       await kernel.configureNetns(opts.netnsPath, {
         peerName,
         ifname: opts.ifname,
@@ -452,7 +452,7 @@ export class DataplaneReconciler implements Dataplane {
   }
 
   async createEndpointVeth (opts: EndpointVethOptions): Promise<EndpointVethResult> {
-    validateAttach({ ...opts, netnsPath: 'host', ifname: 'eth0', prefixLen: 32, gateway: '0.0.0.0' })
+    validateEndpointVeth(opts)
     const mac = normalizeMac(opts.mac) as string
     const peerIfname = vethPeerName(opts.network.name, opts.endpointId)
     return await this.#withEndpointVeth({ ...opts, mac, netnsPath: undefined }, async (_kernel, hostIfname, created, log) => {
@@ -575,8 +575,23 @@ function validateAttach (opts: AttachOptions): void {
   if (!isIPv4(opts.ipv4)) problems.push(`ipv4 ${opts.ipv4} is not IPv4`)
   if (!isIPv4(opts.gateway)) problems.push(`gateway ${opts.gateway} is not IPv4`)
   if (!Number.isInteger(opts.prefixLen) || opts.prefixLen < 1 || opts.prefixLen > 32) problems.push(`prefixLen ${opts.prefixLen} is not 1..32`)
+  problems.push(...linkProblems(opts))
+  if (problems.length > 0) throw new DataplaneError('E_DATAPLANE_INVALID_ARGUMENT', `attach: ${problems.join('; ')}`)
+}
+
+function validateEndpointVeth (opts: EndpointVethOptions): void {
+  const problems: string[] = []
+  if (opts.endpointId === '') problems.push('endpointId is empty')
+  if (!isIPv4(opts.ipv4)) problems.push(`ipv4 ${opts.ipv4} is not IPv4`)
+  problems.push(...linkProblems(opts))
+  if (problems.length > 0) throw new DataplaneError('E_DATAPLANE_INVALID_ARGUMENT', `endpoint veth: ${problems.join('; ')}`)
+}
+
+/** What attach and createEndpointVeth both check about the veth itself. */
+function linkProblems (opts: Pick<EndpointVethOptions, 'mac' | 'mtu' | 'network'>): string[] {
+  const problems: string[] = []
   if (normalizeMac(opts.mac) === undefined) problems.push(`mac ${opts.mac} is not a MAC address`)
   if (!Number.isInteger(opts.mtu) || opts.mtu < 68 || opts.mtu > 65535) problems.push(`mtu ${opts.mtu} is not 68..65535`)
   if (!Number.isInteger(opts.network.vni) || opts.network.vni < 1 || opts.network.vni > 0xffffff) problems.push(`network VNI ${opts.network.vni} is not 1..16777215`)
-  if (problems.length > 0) throw new DataplaneError('E_DATAPLANE_INVALID_ARGUMENT', `attach: ${problems.join('; ')}`)
+  return problems
 }
