@@ -143,7 +143,15 @@ test.serial('3 hosts, the same docker network create on each, 2 containers per h
     t.false(await canPing(dockerds[1]!, 'c10', r0, 1), 'blue does not reach red')
     t.false(await canPing(dockerds[0]!, 'c00', r1, 1), 'blue does not reach red across hosts')
 
-    env.lap('isolation')
+    // docker network connect / disconnect: Join into a running container's namespace.
+    await dockerds[1]!.run(['network', 'connect', 'red', 'c10'])
+    t.regex(await dockerds[1]!.run(['exec', 'c10', 'ip', '-o', 'addr', 'show']), /eth1 +inet 10\.241\./, 'a second interface on red')
+    await waitFor(async () => await canPing(dockerds[1]!, 'c10', r0), { timeoutMs: 10_000, what: 'c10 reaches red after connect' })
+    t.true(await canPing(dockerds[1]!, 'c10', ctrs[0]!.ip), 'and still blue')
+    await dockerds[1]!.run(['network', 'disconnect', 'red', 'c10'])
+    t.false(await canPing(dockerds[1]!, 'c10', r0, 1), 'not red after disconnect')
+    t.true(await canPing(dockerds[1]!, 'c10', ctrs[0]!.ip), 'blue untouched by the disconnect')
+    env.lap('isolation, connect/disconnect')
     // The agent's plugin socket answers bad requests in Docker's shapes and keeps serving.
     const sock = env.agents[1]!.dockerSocket
     const bad = await post(sock, '/NetworkDriver.CreateEndpoint', '{"NetworkID": "x", ')
