@@ -27,11 +27,15 @@ export class TestAgent {
   peerId = ''
   readonly api: ApiClient
   readonly socket: string
+  /** The agent's Docker plugin socket: per host, never in /run/docker/plugins (a socket
+   * there would be found by every dockerd on the machine, testing.md). */
+  readonly dockerSocket: string
   readonly dataDir: string
   readonly log: string
 
   constructor (readonly cluster: Cluster, readonly host: Host, readonly opts: AgentOptions & { keyFile: string }) {
     this.socket = join(cluster.dir, `${host.name}.sock`)
+    this.dockerSocket = join(cluster.dir, `${host.name}.plugin.sock`)
     this.dataDir = join(cluster.dir, `${host.name}.data`)
     this.log = join(cluster.dir, `${host.name}.log`)
     this.api = new ApiClient(this.socket, 10_000)
@@ -43,7 +47,7 @@ export class TestAgent {
     const join = (this.opts.join ?? []).flatMap(s => ['--join', s])
     this.proc = this.cluster.spawn(this.host, [process.execPath, MESHPLANE_JS, 'agent',
       '--data-dir', this.dataDir, '--cluster-key-file', this.opts.keyFile,
-      '--listen', `${this.host.ip}:7946`, '--api-socket', this.socket,
+      '--listen', `${this.host.ip}:7946`, '--api-socket', this.socket, '--docker-socket', this.dockerSocket,
       '--log-level', 'debug',
       ...join, ...(this.opts.args ?? []), ...extraArgs], { stdout: this.log, env: this.opts.env, label: this.host.name })
     const probe = new ApiClient(this.socket, 2000)

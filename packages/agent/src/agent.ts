@@ -15,7 +15,8 @@ import { Liveness } from './liveness/index.js'
 import { Networks, networkToJson, type CreateNetworkRequest } from './control/networks.js'
 import { Endpoints } from './control/endpoints.js'
 import { Ipam, IPAM_PROTOCOL, runIpamClient, runIpamServer, type RequestRangeOptions } from './ipam/index.js'
-import { createDataplane, type Dataplane, type DataplaneInput, type DataplaneHost } from './dataplane/index.js'
+import { createDataplane, computeOverlayMtu, type Dataplane, type DataplaneInput, type DataplaneHost } from './dataplane/index.js'
+import { createDockerPlugin, dockerSocketPath, keyValueStore, type DockerPlugin } from './docker/index.js'
 import { buildApiApp } from './api/app.js'
 import { listenOnSocket } from './api/server.js'
 import type { AgentView, AttachRequest, DetachRequest } from './api/view.js'
@@ -23,8 +24,16 @@ import type { AgentConfig } from './config.js'
 import { loadOrCreateIdentity, readClusterKey } from './identity.js'
 import { AGENT_VERSION } from './version.js'
 import { MeshplaneError } from './errors.js'
+import { createMetrics, type AgentMetrics } from './metrics/index.js'
+import type { RecentLogError } from './log/index.js'
 
 const REAP_INTERVAL_MS = 60_000
+
+/** What main hands the agent besides its config and logger. */
+export interface AgentExtras {
+  /** The logger's ring of recent warnings and errors (status shows it). */
+  recentErrors?: () => RecentLogError[]
+}
 
 export class Agent implements AgentView {
   readonly #config: AgentConfig
@@ -40,17 +49,24 @@ export class Agent implements AgentView {
   #underlayMtu = 1500
   #dataplaneUpdateQueued = false
   #api: FastifyInstance | undefined
+  #docker: DockerPlugin | undefined
   #privateKey!: PrivateKey
   #peerId = ''
   #advertiseAddr = ''
   #startedAtMs = 0
   #timers: NodeJS.Timeout[] = []
   #stopped = false
+  #metrics: AgentMetrics | undefined
+  readonly #extras: AgentExtras
 
-  constructor (config: AgentConfig, logger: Logger) {
+  constructor (config: AgentConfig, logger: Logger, extras: AgentExtras = {}) {
     this.#config = config
     this.#log = logger
+    this.#extras = extras
   }
+
+  /** Prometheus metrics when --metrics-addr is set (e.g. for the Docker plugin's pluginRequest). */
+  get metrics (): AgentMetrics | undefined { return this.#metrics }
 
   get peerId (): string { return this.#peerId }
 
@@ -65,6 +81,8 @@ export class Agent implements AgentView {
     this.#privateKey = await loadOrCreateIdentity(this.#store)
     this.#peerId = peerIdFromPrivateKey(this.#privateKey).toString()
     const log = this.#log
+    // Off unless --metrics-addr; built first so the dataplane and libp2p report into it.
+    if (cfg['metrics-addr'] !== undefined) this.#metrics = createMetrics({ peerId: this.#peerId, version: AGENT_VERSION })
     this.#state = new ClusterState({ store: this.#store, privateKey: this.#privateKey, peerId: this.#peerId, logger: log },
       { tombstoneTtlMs: cfg['tombstone-ttl-ms'] })
     await this.#state.load()
@@ -81,7 +99,7 @@ export class Agent implements AgentView {
 
     // The kernel is reconciled from the stored state before anything else happens, so a
     // restarted agent adopts what it left (see #dataplaneInput for the startup grace).
-    this.#dataplane = createDataplane({ logger: log }, { resyncIntervalMs: cfg['resync-interval-ms'] })
+    this.#dataplane = createDataplane({ logger: log, metrics: this.#metrics }, { resyncIntervalMs: cfg['resync-interval-ms'] })
     await this.#dataplane.start()
     this.#endpointsControl = new Endpoints({
       state: this.#state,
@@ -97,7 +115,7 @@ export class Agent implements AgentView {
     // Every part the API reads exists before it listens (the mesh and liveness are built
     // but not started), so the last known state is served at once and never half-built.
     const storedSeeds = await this.#store.getMeta<string[]>('seeds') ?? []
-    this.#mesh = new Mesh({ state: this.#state, privateKey: this.#privateKey, logger: log }, {
+    this.#mesh = new Mesh({ state: this.#state, privateKey: this.#privateKey, logger: log, libp2pMetrics: this.#metrics?.libp2p() }, {
       listenHost,
       listenPort: Number(listenPort),
       clusterKey,
@@ -111,12 +129,23 @@ export class Agent implements AgentView {
       { incarnation: BigInt(this.#startedAtMs), heartbeatIntervalMs: cfg['heartbeat-interval-ms'], deadAfterMs: cfg['dead-after-ms'] })
     this.#api = buildApiApp(this, log)
     await listenOnSocket(this.#api, cfg['api-socket'])
+    if (this.#metrics !== undefined) {
+      this.#metrics.observe({
+        peers: () => this.peers() as Array<{ state: string, self: boolean }>,
+        records: () => this.#state.countByKind(),
+        mesh: () => this.#mesh.counters,
+        dataplane: () => this.#dataplane.status()
+      })
+      this.#state.on('change', change => { this.#metrics?.recordApplied(change) })
+      await this.#metrics.listen(cfg['metrics-addr']!)
+    }
 
     await this.#mesh.start()
     await this.#writeHostRecord(false)
     this.#liveness.start()
     const first = await this.#reconcileKernel()
     if (first?.underlay !== undefined) this.#underlayMtu = first.underlay.mtu
+    await this.#startDockerPlugin()
     this.#state.on('change', () => { this.#scheduleDataplaneUpdate() })
     this.#liveness.on('change', ({ to }) => {
       this.#scheduleDataplaneUpdate()
@@ -147,13 +176,61 @@ export class Agent implements AgentView {
     } catch (err) {
       this.#log.warn({ err }, 'could not announce leaving')
     }
+    await this.#docker?.stop()
     await this.#ipam?.stop()
     await this.#mesh?.stop()
     // The kernel keeps its entries: containers keep talking while the agent is away.
     await this.#dataplane?.stop()
     await this.#api?.close()
+    await this.#metrics?.stop()
     await this.#store?.close()
     this.#log.info('agent stopped')
+  }
+
+  /** The Docker plugin socket (docker/index.ts), served from start-up (after the first
+   * kernel pass, so a Join at once finds the dataplane ready; joining peers is not
+   * awaited): a dockerd starting restart-policy containers retries a missing plugin for
+   * ~15 s only. */
+  async #startDockerPlugin (): Promise<void> {
+    const socketPath = dockerSocketPath(this.#config['docker-socket'])
+    if (socketPath === undefined) return
+    const endpointKey = (network: string, id: string): string => `${this.#peerId}/${network}/${id}`
+    this.#docker = createDockerPlugin({
+      logger: this.#log,
+      store: keyValueStore(this.#store.local),
+      networks: {
+        get: name => this.#networksControl.list().find(n => n.name === name),
+        list: () => this.#networksControl.list(),
+        create: async req => {
+          const n = await this.#networksControl.create(req)
+          await this.#ipam.onNetworkCreated(n.name) // the creator seeds the whole range
+          return n
+        }
+      },
+      ipam: {
+        allocate: async (network, owner) => await this.#ipam.allocate(network, owner),
+        claim: async (network, ip, owner) => { await this.#ipam.claim(network, ip, owner) },
+        release: async (network, ip) => await this.#ipam.release(network, ip)
+      },
+      dataplane: {
+        createEndpointVeth: async opts => await this.#dataplane.createEndpointVeth(opts),
+        removeEndpointVeth: async opts => { await this.#dataplane.detach(opts) },
+        endpointVethState: async opts => await this.#dataplane.endpointVethState(opts)
+      },
+      endpoints: {
+        publish: async body => {
+          await this.#state.write('endpoint', endpointKey(body.network, body.id), body)
+          this.#scheduleDataplaneUpdate()
+        },
+        withdraw: async (network, id) => {
+          const rec = this.#state.get(`endpoint/${endpointKey(network, id)}`)
+          if (rec !== undefined && !rec.deleted) await this.#state.write('endpoint', endpointKey(network, id), undefined)
+        }
+      },
+      overlayMtu: network => computeOverlayMtu(network, this.#underlayMtu) ?? 1450,
+      onRequest: (method, outcome) => { this.#metrics?.pluginRequest(method, outcome) }
+    }, { socketPath })
+    await this.#docker.start()
   }
 
   async #writeHostRecord (leaving: boolean): Promise<void> {
@@ -260,6 +337,8 @@ export class Agent implements AgentView {
       mesh: { ...this.#mesh.counters, heartbeatsIn: this.#liveness.heartbeatsIn },
       deadAfterMs: this.#liveness.deadAfterMs,
       dataplane: dataplaneSummary(this.#dataplane.status()),
+      metrics: this.#metrics?.address() ?? null,
+      lastErrors: this.#extras.recentErrors?.() ?? [],
       ipam: { conflicts: this.#ipam.status().conflicts }
     }
   }

@@ -8,7 +8,7 @@
  * the seed is not needed once the cluster has met.
  */
 import { EventEmitter } from 'node:events'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
@@ -35,6 +35,8 @@ export interface MeshComponents {
   state: ClusterState
   privateKey: PrivateKey
   logger: Logger
+  /** libp2p's own metrics (e.g. @libp2p/prometheus-metrics), if wanted. */
+  libp2pMetrics?: Libp2pOptions['metrics']
 }
 
 /** A request/response protocol of another part (the IPAM's range requests), served on
@@ -91,6 +93,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #state: ClusterState
   readonly #privateKey: PrivateKey
   readonly #log: Logger
+  readonly #libp2pMetrics: Libp2pOptions['metrics']
   readonly #init: MeshInit
   readonly #seeds = new Map<string, DialTarget>()
   readonly #peerTargets = new Map<string, DialTarget>()
@@ -110,6 +113,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#state = components.state
     this.#privateKey = components.privateKey
     this.#log = components.logger.child({ component: 'mesh' })
+    this.#libp2pMetrics = components.libp2pMetrics
     this.#init = init
     for (const s of init.seeds) this.addSeed(s)
   }
@@ -139,6 +143,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const targetPeers = this.#init.targetPeers ?? DEFAULT_TARGET_PEERS
     const node = await createLibp2p({
       privateKey: this.#privateKey,
+      ...(this.#libp2pMetrics === undefined ? {} : { metrics: this.#libp2pMetrics }),
       addresses: { listen: [`/ip4/${this.#init.listenHost}/tcp/${this.#init.listenPort}`] },
       transports: [tcp()],
       connectionProtector: preSharedKey({ psk: this.#init.clusterKey }),
