@@ -34,6 +34,8 @@ import type { NeighRequest } from './batch.js'
 import { GC_THRESH, NETNS_CONFIGURE_TIMEOUT_MS, ZERO_MAC } from './constants.js'
 import { vxlanIncompat } from './diff.js'
 import { DataplaneError, NetlinkError } from './errors.js'
+import { configureInside } from './netns-config.js'
+import { enterNetns, unavailableReason } from './netns-enter.js'
 import { bytesToIpv4, bytesToMac, ipv4ToBytes, isOwnedLink, macToBytes } from './names.js'
 import type { RequestWindow } from './queue.js'
 import type { AddressEntry, ApplyResult, KernelOp, ObservedFdb, ObservedKernelState, ObservedLink, ObservedNeighbour, OpFailure, VxlanParams } from './types.js'
@@ -189,6 +191,7 @@ export class NetlinkKernel {
   #batch: NeighBatchSocket | undefined
   /** The event socket of watch(), while it runs. */
   #events: RtNetlinkSocket | undefined
+  #childFallbackLogged = false
   #closed = false
   /** Requests the kernel refused for a reason other than "already there/gone". */
   errors = 0
@@ -698,11 +701,36 @@ export class NetlinkKernel {
   // ---- inside a container namespace ------------------------------------------------
 
   /**
-   * Configures the veth peer inside the namespace. Node cannot setns(2) and addresses do
-   * not survive a change of namespace, so this needs a netlink socket opened inside it:
-   * our own small script (netns-configure.js) run under `nsenter --net=<path>`.
+   * Configures the veth peer inside the namespace (netns-config.ts). Addresses do not
+   * survive a change of namespace, so this needs a netlink socket opened inside it: opened
+   * in-process after setns(2) (netns-enter.ts), or, where this process cannot enter
+   * namespaces, by our own small script (netns-configure.js) run under `nsenter --net=<path>`.
    */
   async configureNetns (netnsPath: string, config: NetnsConfig): Promise<void> {
+    let socket: RtNetlinkSocket | undefined
+    try {
+      socket = await enterNetns(netnsPath, () => createRtNetlink())
+    } catch (err) {
+      throw new DataplaneError('E_NETNS_CONFIGURE', `configure ${config.ifname} in ${netnsPath}: ${(err as Error).message}`, { cause: err })
+    }
+    if (socket === undefined) {
+      if (!this.#childFallbackLogged) this.#log.info({ reason: unavailableReason }, 'cannot enter network namespaces in-process; configuring containers through an nsenter child')
+      this.#childFallbackLogged = true
+      await this.#configureNetnsInChild(netnsPath, config)
+      return
+    }
+    const inside = socket
+    inside.socket.on('error', err => { this.#log.warn({ err }, 'netlink socket error (container side)') })
+    try {
+      await configureInside(inside, config)
+    } catch (err) {
+      throw new DataplaneError('E_NETNS_CONFIGURE', `configure ${config.ifname} in ${netnsPath}: ${errnoOf(err) ?? (err as Error).message}`, { cause: err })
+    } finally {
+      inside.socket.close()
+    }
+  }
+
+  async #configureNetnsInChild (netnsPath: string, config: NetnsConfig): Promise<void> {
     const script = fileURLToPath(new URL('./netns-configure.js', import.meta.url))
     await new Promise<void>((resolve, reject) => {
       execFile('nsenter', [`--net=${netnsPath}`, process.execPath, script, JSON.stringify(config)], { timeout: NETNS_CONFIGURE_TIMEOUT_MS }, (err, _stdout, stderr) => {
