@@ -13,13 +13,16 @@
  */
 import test from 'ava'
 import type { ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { macFromIp } from '@meshplane/agent/net/addr.js'
+import { REPO } from '../utils/agents.js'
 import { createLab } from '../utils/dataplane-netns.js'
 import type { Lab } from '../utils/dataplane-netns.js'
 import type { BulkConfig } from '../utils/bulk-driver.js'
 
 const DRIVER = fileURLToPath(new URL('../utils/bulk-driver.js', import.meta.url))
+const CONFIGURE = join(REPO, 'packages/agent/dist/src/dataplane/netns-configure.js')
 const REMOTES = 3000
 const VTEPS = 30
 const BULK_VNI = 45
@@ -125,4 +128,23 @@ test.serial('after the bulk pass, deletions are heard again: entries deleted by 
   }
   t.true(back, `not back within 5 s (the resync is 10 minutes away): ${stderr.slice(-1500)}`)
   t.log(`back after ${Date.now() - started} ms`)
+})
+
+test.serial('the nsenter fallback configures a container side: name, MAC, MTU, address, default route', async t => {
+  const { lab: current } = host()
+  const ns = `${current.prefix}-fb`
+  await current.sh(['ip', 'netns', 'add', ns])
+  try {
+    await current.sh(['ip', '-n', ns, 'link', 'add', 'mpcfallbk', 'type', 'veth', 'peer', 'name', 'hostside'])
+    const config = { peerName: 'mpcfallbk', ifname: 'eth0', mac: '02:00:0a:f6:00:02', mtu: 1400, ipv4: '10.246.0.2', prefixLen: 16, gateway: '10.246.0.1' }
+    const r = await current.sh(['nsenter', `--net=/run/netns/${ns}`, process.execPath, CONFIGURE, JSON.stringify(config)], { check: false })
+    t.is(r.code, 0, r.stderr)
+    const link = (await current.sh(['ip', '-n', ns, 'link', 'show', 'eth0'])).stdout
+    t.regex(link, /mtu 1400/)
+    t.regex(link, /link\/ether 02:00:0a:f6:00:02/)
+    t.regex((await current.sh(['ip', '-n', ns, '-4', 'addr', 'show', 'eth0'])).stdout, /inet 10\.246\.0\.2\/16/)
+    t.regex((await current.sh(['ip', '-n', ns, 'route', 'show', 'default'])).stdout, /default via 10\.246\.0\.1 dev eth0/)
+  } finally {
+    await current.sh(['ip', 'netns', 'del', ns], { check: false })
+  }
 })

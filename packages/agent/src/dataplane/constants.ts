@@ -44,6 +44,13 @@ export const BATCH_RECV_BUFFER_BYTES = 1 << 20
  */
 export const BATCH_REPLY_BYTES = 1024
 
+/**
+ * Writes of more neighbour/FDB entries than this are made with the event socket out of the
+ * neighbour group (netlink.ts, #quietNeighbourEvents), followed by one more pass. Fewer
+ * come back as events that fit any receive buffer, and are cheap to skip.
+ */
+export const QUIET_EVENTS_ABOVE = 256
+
 /** A chunk's final ACK comes back inside sendmsg; waiting longer means it was lost. */
 export const BATCH_ACK_TIMEOUT_MS = 10_000
 

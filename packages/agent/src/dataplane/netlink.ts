@@ -20,8 +20,8 @@
  *   reason, delete, create.
  * - watch() listens on another socket (a request socket must not see multicast parts in
  *   the middle of a dump) and reports deletions on meshplane's devices. While apply()
- *   writes entries, that socket leaves the neighbour group: it would only hear our own
- *   writes, and at bulk rates they overflow it (#quietNeighbourEvents).
+ *   writes a bulk of entries, that socket leaves the neighbour group: it would only hear
+ *   our own writes, and at bulk rates they overflow it (#quietNeighbourEvents).
  */
 import { execFile } from 'node:child_process'
 import { open, readFile, writeFile } from 'node:fs/promises'
@@ -30,8 +30,8 @@ import { AttrStream, FlagsNew, createRtNetlink, ifla, rt } from 'netlink'
 import type { RtNetlinkSocket, StreamData } from 'netlink'
 import type { Logger } from 'pino'
 import { AF_BRIDGE, AF_INET, NeighBatchSocket, NTF_SELF, NUD_PERMANENT, errnoName } from './batch.js'
-import type { NeighRequest } from './batch.js'
-import { GC_THRESH, NETNS_CONFIGURE_TIMEOUT_MS, ZERO_MAC } from './constants.js'
+import type { NeighRequest, RequestOutcome } from './batch.js'
+import { GC_THRESH, NETNS_CONFIGURE_TIMEOUT_MS, QUIET_EVENTS_ABOVE, ZERO_MAC } from './constants.js'
 import { vxlanIncompat } from './diff.js'
 import { DataplaneError, NetlinkError } from './errors.js'
 import { configureInside } from './netns-config.js'
@@ -189,8 +189,9 @@ export class NetlinkKernel {
   readonly #nameByIndex = new Map<number, string>()
   /** Bulk neighbour/FDB socket, opened on first use. */
   #batch: NeighBatchSocket | undefined
-  /** The event socket of watch(), while it runs. */
+  /** The event socket of watch(), while it runs, and its callback. */
   #events: RtNetlinkSocket | undefined
+  #onEventsMissed: ((reason: string) => void) | undefined
   #childFallbackLogged = false
   #closed = false
   /** Requests the kernel refused for a reason other than "already there/gone". */
@@ -415,7 +416,8 @@ export class NetlinkKernel {
     if (requests.length === 0) return outcomes
     if (this.#batch === undefined || this.#batch.closed) this.#batch = new NeighBatchSocket()
     const batch = this.#batch
-    const results = await this.#quietNeighbourEvents(async () => await batch.run(requests, maxInFlight))
+    const run = async (): Promise<RequestOutcome[]> => await batch.run(requests, maxInFlight)
+    const results = requests.length > QUIET_EVENTS_ABOVE ? await this.#quietNeighbourEvents(run) : await run()
     results.forEach((result, k) => {
       const index = sent[k] as number
       const op = ops[index] as EntryOp
@@ -431,11 +433,12 @@ export class NetlinkKernel {
   }
 
   /**
-   * Runs fn with the event socket out of the NEIGH group. Every entry we write comes back
-   * as an event; at bulk rates (10,000 entries in ~0.2 s) they would overflow its buffer,
-   * which the native binding turns into an abort, and reading them costs as much CPU as
-   * writing the entries. A deletion by someone else in this window is not heard: the
-   * periodic resync repairs it, as it repairs any lost event.
+   * Runs a bulk write with the event socket out of the NEIGH group. Every entry we write
+   * comes back as an event; at bulk rates (10,000 entries in ~0.2 s) they would overflow
+   * its buffer, which the native binding turns into an abort, and reading them costs as
+   * much CPU as writing the entries. A deletion by someone else in this window would not
+   * be heard, so once the socket is back in the group the watcher is told, as for any
+   * lost event: one more pass (after the usual debounce) compares again.
    */
   async #quietNeighbourEvents<T>(fn: () => Promise<T>): Promise<T> {
     const events = this.#events
@@ -446,6 +449,7 @@ export class NetlinkKernel {
       if (events !== undefined && this.#events === events) {
         try {
           events.addMembership('NEIGH')
+          this.#onEventsMissed?.('neighbour events paused for a bulk write')
         } catch (err) {
           this.#log.warn({ err }, 'could not rejoin netlink neighbour events; the periodic resync still repairs drift')
         }
@@ -759,6 +763,7 @@ export class NetlinkKernel {
     // bursts made by others (capped by net.core.rmem_max).
     try { events.socket.setRecvBufferSize(8 * 1024 * 1024) } catch {}
     this.#events = events
+    this.#onEventsMissed = onChange
     events.addMembership('LINK')
     events.addMembership('NEIGH')
     events.addMembership('IPV4_IFADDR')
@@ -793,7 +798,10 @@ export class NetlinkKernel {
       onChange('event socket error')
     })
     return () => {
-      if (this.#events === events) this.#events = undefined
+      if (this.#events === events) {
+        this.#events = undefined
+        this.#onEventsMissed = undefined
+      }
       events.socket.close()
     }
   }
