@@ -86,8 +86,8 @@ export class Endpoints {
       throw err
     }
     // Announce while the kernel work runs. Address and MAC are fixed by now, and the
-    // container side (configured by a node child under nsenter, 50-100 ms) is most of an
-    // attach: announcing after it made every remote host wait for it (bench/attach-convergence).
+    // kernel side (veth, container side) is most of an attach: announcing after it made
+    // every remote host wait for it (bench/attach-convergence).
     // Remote hosts may program the entries a moment before the container answers; nobody
     // knows its address yet, so nothing is lost.
     const [kernel, announced] = await Promise.allSettled([
