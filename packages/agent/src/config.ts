@@ -25,7 +25,7 @@ export const AgentConfigSchema = z.strictObject({
   'metrics-addr': hostPort.optional(),
   'log-level': z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   'vxlan-port': z.coerce.number().int().min(1).max(65535).default(4789),
-  'heartbeat-interval-ms': ms.default(500),
+  'probe-interval-ms': ms.default(500),
   'dead-after-ms': ms.default(2500),
   'sync-interval-ms': ms.default(10_000),
   'resync-interval-ms': ms.default(5_000),
