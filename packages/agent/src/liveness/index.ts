@@ -13,9 +13,10 @@
  *   - every agent that hears a Suspect holds the host suspect (still shown alive); the
  *     accused hears it too and refutes it at once with a signed Alive at a higher
  *     refutation number, which clears it everywhere; a suspicion not refuted within the
- *     suspicion time (dead-after − T) makes the host unreachable;
+ *     suspicion time (dead-after − 2·T) makes the host unreachable;
  *   - a neighbour's connection closing (a killed process: the kernel closes its sockets)
- *     is probed at once instead of waiting for its turn, so kill -9 is seen as
+ *     is probed at once instead of waiting for its turn; a refused dial (the host is up,
+ *     nothing listens) is conclusive and skips the indirect probes, so kill -9 is seen as
  *     unreachable everywhere after ≈ the suspicion time;
  *   - a graceful stop publishes a signed Leave (and the host record says leaving): left at
  *     once; a restart is a new life (the host record's incarnation), alive again.
@@ -50,9 +51,11 @@ import { MemberTable, type Member, type MemberStatus, type PeerLiveness } from '
 
 export { MemberTable, type Member, type MemberStatus, type PeerLiveness }
 
-/** One probe every 500 ms and a 2 s suspicion: kill -9 is unreachable everywhere after
- * ≈ 2.0 s, a silent host (power cut, partition) after ≤ dead-after + 2·T from its first
- * failed probe; a false suspicion must go unrefuted for 2 s to become an alarm. */
+/** One probe every 500 ms and a 1.5 s suspicion (dead-after − 2 probe timeouts): kill -9 is
+ * unreachable everywhere after ≈ 1.5 s (its closed sockets trigger a probe at once), a
+ * silent host (power cut, partition) ≈ dead-after after its first failed probe, which
+ * comes within about one interval (≤ dead-after + 1 s); a false suspicion must go
+ * unrefuted for 1.5 s to become an alarm. */
 export const DEFAULT_PROBE_INTERVAL_MS = 500
 export const DEFAULT_DEAD_AFTER_MS = 2500
 /** Helpers asked to probe a host that did not answer (memberlist: IndirectChecks 3). */
@@ -116,7 +119,9 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
     this.#intervalMs = init.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS
     this.deadAfterMs = init.deadAfterMs ?? DEFAULT_DEAD_AFTER_MS
     this.#maxConnections = MAX_CONNECTIONS_FACTOR * (init.targetPeers ?? 4)
-    this.#table = new MemberTable({ selfId: components.state.peerId, suspicionMs: Math.max(200, this.deadAfterMs - this.#intervalMs) })
+    // dead-after = one direct and one indirect probe timeout + the suspicion time, so a
+    // silent host is unreachable everywhere ≈ dead-after after its first failed probe.
+    this.#table = new MemberTable({ selfId: components.state.peerId, suspicionMs: Math.max(200, this.deadAfterMs - 2 * this.#intervalMs) })
     // Probes may arrive as soon as the mesh listens, before start().
     this.#mesh.serveProbes(async (req, from) => await this.#answer(req, from))
   }
@@ -193,8 +198,9 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   /** A random member this agent is not connected to: any while few connections are open,
    * else only unreachable ones (so a healed partition is noticed). */
   #dialTarget (): string | undefined {
-    const few = this.#mesh.connectedPeers().length < this.#maxConnections
-    const candidates = this.#table.peers().filter(p => this.#probeable(p) && !this.#mesh.isConnected(p) &&
+    const connected = new Set(this.#mesh.connectedPeers())
+    const few = connected.size < this.#maxConnections
+    const candidates = this.#table.peers().filter(p => this.#probeable(p) && !connected.has(p) &&
       (few || this.#table.get(p)?.status === 'unreachable'))
     return candidates.length === 0 ? undefined : candidates[Math.floor(Math.random() * candidates.length)]
   }
@@ -223,11 +229,14 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
       if (before === undefined) return
       const { life, seq } = before
       this.counters.probesSent++
-      const ack = await this.#mesh.probe(peer, this.#request(peer), this.#intervalMs)
+      let refused = false
+      const ack = await this.#mesh.probe(peer, this.#request(peer), this.#intervalMs, () => { refused = true })
       if (ack?.ok === true) { this.#answered(peer, ack, true); return }
       this.counters.probesFailed++
       if (this.#table.get(peer)?.status !== 'alive') return
-      const helpers = shuffle(this.#mesh.connectedPeers().filter(p => p !== peer && this.#table.get(p)?.status === 'alive')).slice(0, INDIRECT_PROBES)
+      // A refused dial is first-hand and conclusive (the host answers, the agent's port is
+      // closed: a killed or stopped agent), so indirect probes could only add delay.
+      const helpers = refused ? [] : shuffle(this.#mesh.connectedPeers().filter(p => p !== peer && this.#table.get(p)?.status === 'alive')).slice(0, INDIRECT_PROBES)
       if (helpers.length > 0) {
         this.counters.indirectProbes += helpers.length
         const acks = await Promise.all(helpers.map(async h => await this.#mesh.probe(h, this.#request(peer, peer), this.#intervalMs)))

@@ -186,6 +186,10 @@ export class Mesh extends EventEmitter<MeshEvents> {
           scoreParams: {
             // Hosts behind one NAT or many agents on one machine share an IP.
             IPColocationFactorWeight: 0,
+            // The default (-10 × count²) graylists a peer (< -80) after three IWANT answers
+            // that came late, which a busy host produces; every peer holds the cluster key,
+            // and invalid messages (below) still cost -10 × count² each.
+            behaviourPenaltyWeight: -1,
             topics: {
               [RECORDS_TOPIC]: QUIET_TOPIC_SCORE,
               [LIVENESS_TOPIC]: QUIET_TOPIC_SCORE
@@ -278,14 +282,17 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * Sends one probe to `peer` and waits for its answer: over the open connection if there
    * is one, else by dialling the address from its host record (so a probe also tells
    * whether the host can be reached at all). undefined when it did not answer in time.
+   * `onRefused` is called when the dial was refused: the host is up and nothing listens.
    */
-  async probe (peer: string, req: Probe, timeoutMs: number): Promise<ProbeAck | undefined> {
+  async probe (peer: string, req: Probe, timeoutMs: number, onRefused?: () => void): Promise<ProbeAck | undefined> {
     const node = this.#node
     if (node === undefined || this.#stopping) return undefined
     const signal = AbortSignal.timeout(timeoutMs)
     let stream: Stream | undefined
     try {
-      stream = await node.dialProtocol(this.#probeTarget(peer), PROBE_PROTOCOL, { signal })
+      // An open connection takes the stream directly (no dial queue, no peer-store work).
+      const conn = node.getConnections(peerIdFromString(peer)).find(c => c.status === 'open')
+      stream = conn !== undefined ? await conn.newStream(PROBE_PROTOCOL, { signal }) : await node.dialProtocol(this.#probeTarget(peer), PROBE_PROTOCOL, { signal })
       const pb = pbStream(stream, { maxDataLength: MAX_LIVENESS_BYTES })
       await pb.write(req, Probe, { signal })
       const ack = await pb.read(ProbeAck, { signal })
@@ -293,6 +300,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       return ack
     } catch (err) {
       stream?.abort(err as Error)
+      if (isRefused(err)) onRefused?.()
       return undefined
     }
   }
@@ -312,7 +320,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   #probeTarget (peer: string): PeerId | Multiaddr {
     const id = peerIdFromString(peer)
-    if (this.#node!.getConnections(id).length > 0) return id
     const host = this.#state.get(`host/${peer}`)
     const addr = host?.kind === 'host' ? host.body?.multiaddrs[0] : undefined
     return addr === undefined ? id : multiaddr(addr)
@@ -487,6 +494,14 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const conn = await this.node.dial(addr, { signal: AbortSignal.timeout(5000) })
     return conn.remotePeer.toString()
   }
+}
+
+/** ECONNREFUSED anywhere in a (possibly aggregated, wrapped) dial error. */
+function isRefused (err: unknown, depth = 0): boolean {
+  if (err === null || typeof err !== 'object' || depth > 4) return false
+  const e = err as { code?: unknown, cause?: unknown, errors?: unknown[] }
+  if (e.code === 'ECONNREFUSED') return true
+  return isRefused(e.cause, depth + 1) || (Array.isArray(e.errors) && e.errors.some(x => isRefused(x, depth + 1)))
 }
 
 function shuffle<T> (a: T[]): void {
