@@ -141,8 +141,18 @@ test.serial('kill -9 is seen as unreachable within dead-after + 1 s everywhere; 
     t.true(leftMs <= 1000, `left in ${leftMs} ms`)
     t.is((await stopped.proc!.exited).code, 0, 'SIGTERM exits cleanly')
 
-    await killed.start()
+    // the stopped host comes back while the killed one is still dead: nobody gossips that
+    // old death again, yet the returning agent must not show it alive (it learns it from
+    // its first probe answer and checks for itself)
     await stopped.start()
+    const backAt = Date.now()
+    await waitFor(async () => await stopped.stateOf(killed.peerId) === 'unreachable',
+      { timeoutMs: 10_000, intervalMs: 50, what: 'the returning agent to see the dead host unreachable' })
+    const learnedMs = Date.now() - backAt
+    t.log(`a returning agent saw the dead host unreachable ${learnedMs} ms after its API was up`)
+    t.true(learnedMs <= 2500 + 1000, `learned in ${learnedMs} ms`)
+
+    await killed.start()
     await waitForPeers(agents, 'alive')
   })
 })

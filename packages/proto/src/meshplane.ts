@@ -2660,6 +2660,7 @@ export interface Probe {
   seq: bigint
   suspect: boolean
   relayTo: string
+  wantView: boolean
 }
 
 export namespace Probe {
@@ -2692,6 +2693,11 @@ export namespace Probe {
           w.string(obj.relayTo)
         }
 
+        if ((obj.wantView != null && obj.wantView !== false)) {
+          w.uint32(40)
+          w.bool(obj.wantView)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -2700,7 +2706,8 @@ export namespace Probe {
           incarnation: 0n,
           seq: 0n,
           suspect: false,
-          relayTo: ''
+          relayTo: '',
+          wantView: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2723,6 +2730,10 @@ export namespace Probe {
             }
             case 4: {
               obj.relayTo = reader.string()
+              break
+            }
+            case 5: {
+              obj.wantView = reader.bool()
               break
             }
             default: {
@@ -2768,6 +2779,13 @@ export namespace Probe {
               }
               break
             }
+            case 5: {
+              yield {
+                field: `${prefix}.wantView`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2800,6 +2818,11 @@ export namespace Probe {
     value: string
   }
 
+  export interface ProbeWantViewFieldEvent {
+    field: '$.wantView'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Probe>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Probe.codec())
   }
@@ -2808,7 +2831,7 @@ export namespace Probe {
     return decodeMessage(buf, Probe.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Probe>): Generator<ProbeIncarnationFieldEvent | ProbeSeqFieldEvent | ProbeSuspectFieldEvent | ProbeRelayToFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Probe>): Generator<ProbeIncarnationFieldEvent | ProbeSeqFieldEvent | ProbeSuspectFieldEvent | ProbeRelayToFieldEvent | ProbeWantViewFieldEvent> {
     return streamMessage(buf, Probe.codec(), opts)
   }
 }
@@ -2817,6 +2840,7 @@ export interface ProbeAck {
   ok: boolean
   incarnation: bigint
   seq: bigint
+  unreachable: ViewEntry[]
 }
 
 export namespace ProbeAck {
@@ -2844,6 +2868,13 @@ export namespace ProbeAck {
           w.uint64(obj.seq)
         }
 
+        if (obj.unreachable != null && obj.unreachable.length > 0) {
+          for (const value of obj.unreachable) {
+            w.uint32(34)
+            ViewEntry.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -2851,7 +2882,8 @@ export namespace ProbeAck {
         const obj: any = {
           ok: false,
           incarnation: 0n,
-          seq: 0n
+          seq: 0n,
+          unreachable: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2872,6 +2904,16 @@ export namespace ProbeAck {
               obj.seq = reader.uint64()
               break
             }
+            case 4: {
+              if (opts.limits?.unreachable != null && obj.unreachable.length === opts.limits.unreachable) {
+                throw new MaxLengthError('Decode error - repeated field "unreachable" had too many elements')
+              }
+
+              obj.unreachable.push(ViewEntry.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.unreachable$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2881,6 +2923,10 @@ export namespace ProbeAck {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          unreachable: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -2906,6 +2952,24 @@ export namespace ProbeAck {
                 field: `${prefix}.seq`,
                 value: reader.uint64()
               }
+              break
+            }
+            case 4: {
+              if (opts.limits?.unreachable != null && obj.unreachable === opts.limits.unreachable) {
+                throw new MaxLengthError('Streaming decode error - repeated field "unreachable" had too many elements')
+              }
+
+              for (const evt of ViewEntry.codec().stream(reader, reader.uint32(), `${prefix}.unreachable[]`, {
+                limits: opts.limits?.unreachable$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.unreachable
+                }
+              }
+
+              obj.unreachable++
+
               break
             }
             default: {
@@ -2935,6 +2999,24 @@ export namespace ProbeAck {
     value: bigint
   }
 
+  export interface ProbeAckUnreachablePeerFieldEvent {
+    field: '$.unreachable[].peer'
+    value: string
+    index: number
+  }
+
+  export interface ProbeAckUnreachableIncarnationFieldEvent {
+    field: '$.unreachable[].incarnation'
+    value: bigint
+    index: number
+  }
+
+  export interface ProbeAckUnreachableSeqFieldEvent {
+    field: '$.unreachable[].seq'
+    value: bigint
+    index: number
+  }
+
   export function encode (obj: Partial<ProbeAck>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ProbeAck.codec())
   }
@@ -2943,8 +3025,143 @@ export namespace ProbeAck {
     return decodeMessage(buf, ProbeAck.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProbeAck>): Generator<ProbeAckOkFieldEvent | ProbeAckIncarnationFieldEvent | ProbeAckSeqFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProbeAck>): Generator<ProbeAckOkFieldEvent | ProbeAckIncarnationFieldEvent | ProbeAckSeqFieldEvent | ProbeAckUnreachablePeerFieldEvent | ProbeAckUnreachableIncarnationFieldEvent | ProbeAckUnreachableSeqFieldEvent> {
     return streamMessage(buf, ProbeAck.codec(), opts)
+  }
+}
+
+export interface ViewEntry {
+  peer: string
+  incarnation: bigint
+  seq: bigint
+}
+
+export namespace ViewEntry {
+  let _codec: Codec<ViewEntry>
+
+  export const codec = (): Codec<ViewEntry> => {
+    if (_codec == null) {
+      _codec = message<ViewEntry>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.peer != null && obj.peer !== '')) {
+          w.uint32(10)
+          w.string(obj.peer)
+        }
+
+        if ((obj.incarnation != null && obj.incarnation !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.incarnation)
+        }
+
+        if ((obj.seq != null && obj.seq !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.seq)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          peer: '',
+          incarnation: 0n,
+          seq: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.peer = reader.string()
+              break
+            }
+            case 2: {
+              obj.incarnation = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.seq = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.peer`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.incarnation`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.seq`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ViewEntryPeerFieldEvent {
+    field: '$.peer'
+    value: string
+  }
+
+  export interface ViewEntryIncarnationFieldEvent {
+    field: '$.incarnation'
+    value: bigint
+  }
+
+  export interface ViewEntrySeqFieldEvent {
+    field: '$.seq'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<ViewEntry>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ViewEntry.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ViewEntry>): ViewEntry {
+    return decodeMessage(buf, ViewEntry.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ViewEntry>): Generator<ViewEntryPeerFieldEvent | ViewEntryIncarnationFieldEvent | ViewEntrySeqFieldEvent> {
+    return streamMessage(buf, ViewEntry.codec(), opts)
   }
 }
 

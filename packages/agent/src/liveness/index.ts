@@ -43,8 +43,8 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import { NewsKind, type LivenessNews, type Probe, type ProbeAck } from '@meshplane/proto'
-import type { Mesh } from '../mesh/index.js'
+import { NewsKind, type LivenessNews, type Probe, type ProbeAck, type ViewEntry } from '@meshplane/proto'
+import { MAX_VIEW_ENTRIES, type Mesh } from '../mesh/index.js'
 import type { ClusterState } from '../state/index.js'
 import type { PeerState } from '../state/types.js'
 import { MemberTable, type Member, type MemberStatus, type PeerLiveness } from './members.js'
@@ -102,6 +102,7 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   readonly #since = new Map<string, number>()
   readonly #inFlight = new Set<string>()
   #queue: string[] = []
+  #haveView = false
   #round = 0
   #timers: NodeJS.Timeout[] = []
   #running = false
@@ -216,7 +217,8 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
       incarnation: m?.life ?? 0n,
       seq: m?.seq ?? 0n,
       suspect: m?.status === 'suspect' || m?.status === 'unreachable',
-      relayTo
+      relayTo,
+      wantView: relayTo === '' && !this.#haveView
     }
   }
 
@@ -231,8 +233,14 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
       this.counters.probesSent++
       let refused = false
       const ack = await this.#mesh.probe(peer, this.#request(peer), this.#intervalMs, () => { refused = true })
-      if (ack?.ok === true) { this.#answered(peer, ack, true); return }
+      if (ack?.ok === true) {
+        this.#answered(peer, ack, true)
+        if (!this.#haveView) this.#adoptView(peer, ack.unreachable)
+        return
+      }
       this.counters.probesFailed++
+      // A second-hand suspicion from a starting agent's view: no indirect probes, just
+      // let it run out (or be refuted by the host).
       if (this.#table.get(peer)?.status !== 'alive') return
       // A refused dial is first-hand and conclusive (the host answers, the agent's port is
       // closed: a killed or stopped agent), so indirect probes could only add delay.
@@ -279,10 +287,40 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
       // target can refute what the prober holds against it.
       if (req.relayTo === this.#state.peerId) return this.#answer({ ...req, relayTo: '' }, from)
       const ack = await this.#mesh.probe(req.relayTo, { ...req, relayTo: '' }, Math.max(100, Math.floor(this.#intervalMs * 0.8)))
-      return ack ?? { ok: false, incarnation: 0n, seq: 0n }
+      return ack === undefined ? { ok: false, incarnation: 0n, seq: 0n, unreachable: [] } : { ...ack, unreachable: [] }
     }
     if (req.suspect) this.#refute(req.incarnation, req.seq, from)
-    return { ok: true, incarnation: this.#life, seq: this.#seq }
+    const unreachable = req.wantView ? this.#unreachableView() : []
+    return { ok: true, incarnation: this.#life, seq: this.#seq, unreachable }
+  }
+
+  #unreachableView (): ViewEntry[] {
+    const out: ViewEntry[] = []
+    for (const peer of this.#table.peers()) {
+      const m = this.#table.get(peer)!
+      if (m.status === 'unreachable' && out.length < MAX_VIEW_ENTRIES) out.push({ peer, incarnation: m.life, seq: m.seq })
+    }
+    return out
+  }
+
+  /**
+   * A starting agent knows the hosts from their records but not which of them died while
+   * it was away, and nobody gossips an old death again. So its first probe answer carries
+   * the answerer's unreachable hosts (memberlist does the same with a push-pull on join).
+   * They are taken as second-hand suspicions and probed directly at once: a host that
+   * answers is alive (a lying neighbour costs one probe), one that does not becomes
+   * unreachable after the suspicion time. An entry about this agent itself (it was cut
+   * off, e.g. by a partition) is refuted.
+   */
+  #adoptView (from: string, entries: ViewEntry[]): void {
+    this.#haveView = true
+    for (const e of entries) {
+      if (e.peer === this.#state.peerId) { this.#refute(e.incarnation, e.seq, from); continue }
+      if (this.#table.suspect(e.peer, e.incarnation, e.seq, from)) {
+        this.#check(e.peer)
+        void this.#probe(e.peer)
+      }
+    }
   }
 
   /** Someone holds this agent suspect at (life, seq): answer with a higher seq. */

@@ -26,3 +26,7 @@ export const SYNC_MAX_MESSAGE_BYTES = 64 << 20
 export const SYNC_TIMEOUT_MS = 15_000
 /** A LivenessNews or a Probe is a peer id (~52 bytes) and three integers. */
 export const MAX_LIVENESS_BYTES = 160
+/** A probe answer may carry the answerer's unreachable hosts (for a starting agent): at
+ * most this many, ~70 bytes each. */
+export const MAX_VIEW_ENTRIES = 4096
+export const MAX_PROBE_ACK_BYTES = 512 * 1024

@@ -26,7 +26,7 @@ import { LivenessNews, NewsKind, Probe, ProbeAck } from '@meshplane/proto'
 import { openRecord, type ClusterState, type OpenedRecord, type RecordChange } from '../state/index.js'
 import {
   RECORDS_TOPIC, LIVENESS_TOPIC, SYNC_PROTOCOL, PROBE_PROTOCOL, DEFAULT_SYNC_INTERVAL_MS, DEFAULT_TARGET_PEERS,
-  REDIAL_TICK_MS, MIN_REDIAL_BACKOFF_MS, MAX_REDIAL_BACKOFF_MS, MAX_LIVENESS_BYTES
+  REDIAL_TICK_MS, MIN_REDIAL_BACKOFF_MS, MAX_REDIAL_BACKOFF_MS, MAX_LIVENESS_BYTES, MAX_PROBE_ACK_BYTES, MAX_VIEW_ENTRIES
 } from './constants.js'
 import { runSyncClient, runSyncServer, type SyncStats } from './sync.js'
 import { parseSeed, peerIdOfAddr, transportPart } from './address.js'
@@ -293,9 +293,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
       // An open connection takes the stream directly (no dial queue, no peer-store work).
       const conn = node.getConnections(peerIdFromString(peer)).find(c => c.status === 'open')
       stream = conn !== undefined ? await conn.newStream(PROBE_PROTOCOL, { signal }) : await node.dialProtocol(this.#probeTarget(peer), PROBE_PROTOCOL, { signal })
-      const pb = pbStream(stream, { maxDataLength: MAX_LIVENESS_BYTES })
+      const pb = pbStream(stream, { maxDataLength: MAX_PROBE_ACK_BYTES })
       await pb.write(req, Probe, { signal })
-      const ack = await pb.read(ProbeAck, { signal })
+      const ack = await pb.read(ProbeAck, { signal, limits: { unreachable: MAX_VIEW_ENTRIES } })
       await stream.close({ signal })
       return ack
     } catch (err) {
@@ -331,7 +331,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       const pb = pbStream(stream, { maxDataLength: MAX_LIVENESS_BYTES })
       const req = await pb.read(Probe, { signal })
       this.counters.probesServed++
-      const ack = this.#probeResponder === undefined ? { ok: true, incarnation: 0n, seq: 0n } : await this.#probeResponder(req, from)
+      const ack = this.#probeResponder === undefined ? { ok: true, incarnation: 0n, seq: 0n, unreachable: [] } : await this.#probeResponder(req, from)
       await pb.write(ack, ProbeAck, { signal })
       await stream.close({ signal })
     } catch (err) {
