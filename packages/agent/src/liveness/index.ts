@@ -65,6 +65,9 @@ export const DIAL_PROBE_EVERY = 4
 /** Dial probes to alive hosts stop once this many times target-peers are connected (a
  * partition drops connections, which restarts them); unreachable hosts are always retried. */
 const MAX_CONNECTIONS_FACTOR = 3
+/** The longest wait between two dial probes of an unreachable host (a healed partition
+ * is noticed within it at worst; usually at once, by the first of many agents to try). */
+const MAX_REDIAL_GAP_MS = 60_000
 const EXPIRE_CHECK_MS = 100
 
 export interface LivenessComponents { mesh: Mesh, state: ClusterState, logger: Logger }
@@ -103,6 +106,9 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   readonly #inFlight = new Set<string>()
   #queue: string[] = []
   #haveView = false
+  /** Backoff of dial probes to unreachable hosts, so a host that is gone for good is not
+   * dialled by every agent every few seconds forever. */
+  readonly #redial = new Map<string, { atMs: number, gapMs: number }>()
   #round = 0
   #timers: NodeJS.Timeout[] = []
   #running = false
@@ -201,8 +207,9 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   #dialTarget (): string | undefined {
     const connected = new Set(this.#mesh.connectedPeers())
     const few = connected.size < this.#maxConnections
+    const now = Date.now()
     const candidates = this.#table.peers().filter(p => this.#probeable(p) && !connected.has(p) &&
-      (few || this.#table.get(p)?.status === 'unreachable'))
+      (this.#table.get(p)?.status === 'unreachable' ? (this.#redial.get(p)?.atMs ?? 0) <= now : few))
     return candidates.length === 0 ? undefined : candidates[Math.floor(Math.random() * candidates.length)]
   }
 
@@ -239,6 +246,10 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
         return
       }
       this.counters.probesFailed++
+      if (before.status === 'unreachable') {
+        const gapMs = Math.min(MAX_REDIAL_GAP_MS, 2 * (this.#redial.get(peer)?.gapMs ?? DIAL_PROBE_EVERY * this.#intervalMs / 2))
+        this.#redial.set(peer, { atMs: Date.now() + gapMs, gapMs })
+      }
       // A second-hand suspicion from a starting agent's view: no indirect probes, just
       // let it run out (or be refuted by the host).
       if (this.#table.get(peer)?.status !== 'alive') return
@@ -265,6 +276,7 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   }
 
   #answered (peer: string, ack: ProbeAck, firstHand: boolean): void {
+    this.#redial.delete(peer)
     // A relayed answer is second-hand: it may clear a suspicion only with the same higher
     // seq the host itself would publish, and does not count as having seen the host.
     this.#table.alive(peer, ack.incarnation, ack.seq, firstHand)
@@ -372,6 +384,7 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
     if (before === state) return
     this.#known.set(peer, state)
     this.#since.set(peer, Date.now())
+    if (state === 'alive') this.#redial.delete(peer)
     this.#log.info({ peer, from: before, to: state }, 'peer state changed')
     this.emit('change', { peer, from: before, to: state })
   }
