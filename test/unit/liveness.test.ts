@@ -51,6 +51,31 @@ test('refutation: only a higher seq of the same life clears a suspicion, also af
   t.is(tb.liveness('p').state, 'alive')
 })
 
+test('Lifeguard: a lone accuser gets the longest suspicion; confirmations shorten it to the minimum', t => {
+  let now = 0
+  const tb = new MemberTable({ selfId: 'me', suspicionMs: 1500, suspicionMaxMs: 6000, now: () => now })
+  t.is(tb.suspicionTimeoutMs(1, 2), 6000)
+  t.is(tb.suspicionTimeoutMs(2, 2), 3161)
+  t.is(tb.suspicionTimeoutMs(3, 2), 1500)
+  t.is(tb.suspicionTimeoutMs(1, 0), 1500, 'a small cluster expects no confirmations')
+  tb.host('p', host(1n))
+  tb.host('q', host(1n))
+  tb.suspect('p', 1n, 0n, 'a')
+  tb.suspect('q', 1n, 0n, 'a')
+  tb.suspect('q', 1n, 0n, 'a')
+  t.is(tb.get('q')?.suspecters.size, 1, 'the same accuser twice is one accuser')
+  tb.suspect('q', 1n, 0n, 'b')
+  tb.suspect('q', 1n, 0n, 'c')
+  now += 1500
+  t.deepEqual(tb.expire(2), ['q'], 'three accusers: unreachable after the minimum')
+  now += 4499
+  t.deepEqual(tb.expire(2), [])
+  now += 1
+  t.deepEqual(tb.expire(2), ['p'], 'one accuser: after the maximum')
+  tb.alive('p', 1n, 1n)
+  t.is(tb.get('p')?.suspecters.size, 0, 'a refutation clears the accusers')
+})
+
 test('a suspicion about an unknown host is ignored (no made-up members)', t => {
   const { t: tb } = table()
   t.false(tb.suspect('ghost', 1n, 0n, 'q'))

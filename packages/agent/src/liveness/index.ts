@@ -10,10 +10,16 @@
  *   - no answer within T: it asks INDIRECT_PROBES other connected hosts to probe it (so a
  *     single bad link is not a failure); no answer from them within T: it *suspects* the
  *     host and publishes one signed Suspect on the liveness topic;
- *   - every agent that hears a Suspect holds the host suspect (still shown alive); the
- *     accused hears it too and refutes it at once with a signed Alive at a higher
- *     refutation number, which clears it everywhere; a suspicion not refuted within the
- *     suspicion time (dead-after − 2·T) makes the host unreachable;
+ *   - every agent that hears a Suspect holds the host suspect (still shown alive), and its
+ *     neighbours probe it themselves: each failure is a confirmation (its own Suspect);
+ *     the accused hears the news (or a neighbour's probe says it is suspected) and refutes
+ *     at once with a signed Alive at a higher refutation number, which clears it
+ *     everywhere; a suspicion not refuted in time makes the host unreachable. The time is
+ *     Lifeguard's (memberlist): dead-after − 2·T once two confirmations arrived, up to 4×
+ *     that with a single accuser;
+ *   - Lifeguard's local health: an agent whose probes time out although its helpers do
+ *     not answer either, whose timers fire late, or which is itself suspected, is likely
+ *     the slow one: it lengthens its probe timeout (up to 8×) and does not blame others;
  *   - a neighbour's connection closing (a killed process: the kernel closes its sockets)
  *     is probed at once instead of waiting for its turn; a refused dial (the host is up,
  *     nothing listens) is conclusive and skips the indirect probes, so kill -9 is seen as
@@ -34,7 +40,9 @@
  *   sends gossip only on change, and its refutation rule is what makes it safe against a
  *   hostile member: a false Suspect costs the accused one Alive and nothing else, because
  *   only the accused can sign the higher refutation number, and a suspicion becomes a
- *   verdict only if the accused stays silent for the whole suspicion time.
+ *   verdict only if the accused stays silent for the whole suspicion time, which for a
+ *   lone accuser is the longest (6 s by default) and is cut short only by other hosts'
+ *   own failed probes.
  *
  * Security: probes travel on connections authenticated by the cluster key and Noise (the
  * remote peer id is known); news is gossipsub-signed and the mesh's validator rejects Alive
@@ -68,6 +76,11 @@ const MAX_CONNECTIONS_FACTOR = 3
 /** The longest wait between two dial probes of an unreachable host (a healed partition
  * is noticed within it at worst; usually at once, by the first of many agents to try). */
 const MAX_REDIAL_GAP_MS = 60_000
+/** Lifeguard: confirmations (accusers beyond the first) that make a suspicion shortest,
+ * the longest suspicion as a multiple of the shortest, and the local health cap. */
+const EXPECTED_CONFIRMATIONS = 2
+const SUSPICION_MAX_FACTOR = 4
+const MAX_HEALTH = 7
 const EXPIRE_CHECK_MS = 100
 
 export interface LivenessComponents { mesh: Mesh, state: ClusterState, logger: Logger }
@@ -89,6 +102,8 @@ export interface LivenessCounters {
   suspicionsRaised: number
   suspicionsHeard: number
   refutations: number
+  confirmations: number
+  inconclusive: number
   newsIn: number
 }
 
@@ -106,6 +121,10 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   readonly #inFlight = new Set<string>()
   #queue: string[] = []
   #haveView = false
+  /** Lifeguard's local health multiplier: probe timeouts are interval × (1 + health). */
+  #health = 0
+  /** peers whose current suspicion came from a starting agent's view, not from news */
+  readonly #fromView = new Set<string>()
   /** Backoff of dial probes to unreachable hosts, so a host that is gone for good is not
    * dialled by every agent every few seconds forever. */
   readonly #redial = new Map<string, { atMs: number, gapMs: number }>()
@@ -114,7 +133,7 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   #running = false
   readonly deadAfterMs: number
   readonly counters: LivenessCounters = {
-    probesSent: 0, probesFailed: 0, indirectProbes: 0, probesAnswered: 0, suspicionsRaised: 0, suspicionsHeard: 0, refutations: 0, newsIn: 0
+    probesSent: 0, probesFailed: 0, indirectProbes: 0, probesAnswered: 0, suspicionsRaised: 0, suspicionsHeard: 0, refutations: 0, confirmations: 0, inconclusive: 0, newsIn: 0
   }
 
   constructor (components: LivenessComponents, init: LivenessInit) {
@@ -128,7 +147,8 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
     this.#maxConnections = MAX_CONNECTIONS_FACTOR * (init.targetPeers ?? 4)
     // dead-after = one direct and one indirect probe timeout + the suspicion time, so a
     // silent host is unreachable everywhere ≈ dead-after after its first failed probe.
-    this.#table = new MemberTable({ selfId: components.state.peerId, suspicionMs: Math.max(200, this.deadAfterMs - 2 * this.#intervalMs) })
+    const suspicionMs = Math.max(200, this.deadAfterMs - 2 * this.#intervalMs)
+    this.#table = new MemberTable({ selfId: components.state.peerId, suspicionMs, suspicionMaxMs: SUSPICION_MAX_FACTOR * suspicionMs })
     // Probes may arrive as soon as the mesh listens, before start().
     this.#mesh.serveProbes(async (req, from) => await this.#answer(req, from))
   }
@@ -229,7 +249,8 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
     }
   }
 
-  /** One SWIM round against one host: direct, then indirect, then suspicion. */
+  /** One SWIM round against one host: direct, then indirect, then a suspicion (or a
+   * confirmation of someone else's). */
   async #probe (peer: string): Promise<void> {
     if (this.#inFlight.has(peer)) return
     this.#inFlight.add(peer)
@@ -237,10 +258,15 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
       const before = this.#table.get(peer)
       if (before === undefined) return
       const { life, seq } = before
+      // Lifeguard's local health: an agent whose own probes keep failing, or that keeps
+      // being suspected, is more likely slow itself; it waits longer before it blames.
+      const timeoutMs = this.#intervalMs * (1 + this.#health)
+      const startedMs = Date.now()
       this.counters.probesSent++
       let refused = false
-      const ack = await this.#mesh.probe(peer, this.#request(peer), this.#intervalMs, () => { refused = true })
+      const ack = await this.#mesh.probe(peer, this.#request(peer), timeoutMs, () => { refused = true })
       if (ack?.ok === true) {
+        this.#health = Math.max(0, this.#health - 1)
         this.#answered(peer, ack, true)
         if (!this.#haveView) this.#adoptView(peer, ack.unreachable)
         return
@@ -250,29 +276,48 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
         const gapMs = Math.min(MAX_REDIAL_GAP_MS, 2 * (this.#redial.get(peer)?.gapMs ?? DIAL_PROBE_EVERY * this.#intervalMs / 2))
         this.#redial.set(peer, { atMs: Date.now() + gapMs, gapMs })
       }
-      // A second-hand suspicion from a starting agent's view: no indirect probes, just
-      // let it run out (or be refuted by the host).
-      if (this.#table.get(peer)?.status !== 'alive') return
+      if (!this.#shouldBlame(peer, life, seq)) return
+      // Our own timers fired late (this process was starved): the silence may be ours.
+      if (!refused && Date.now() - startedMs > timeoutMs + this.#intervalMs) { this.#sick('late timers'); return }
       // A refused dial is first-hand and conclusive (the host answers, the agent's port is
       // closed: a killed or stopped agent), so indirect probes could only add delay.
       const helpers = refused ? [] : shuffle(this.#mesh.connectedPeers().filter(p => p !== peer && this.#table.get(p)?.status === 'alive')).slice(0, INDIRECT_PROBES)
       if (helpers.length > 0) {
         this.counters.indirectProbes += helpers.length
-        const acks = await Promise.all(helpers.map(async h => await this.#mesh.probe(h, this.#request(peer, peer), this.#intervalMs)))
+        const acks = await Promise.all(helpers.map(async h => await this.#mesh.probe(h, this.#request(peer, peer), timeoutMs)))
         const ok = acks.find(a => a?.ok === true)
         if (ok !== undefined) { this.#answered(peer, ok, false); return }
+        // Not even a "could not reach it" from the helpers: our links are the problem.
+        if (acks.every(a => a === undefined)) { this.#sick('helpers did not answer'); return }
       }
-      // Still alive at the same (life, seq) in our view: nobody refuted meanwhile.
-      const now = this.#table.get(peer)
-      if (!this.#running || now === undefined || now.status !== 'alive' || now.life !== life || now.seq !== seq) return
-      this.counters.suspicionsRaised++
+      if (!this.#running || !this.#shouldBlame(peer, life, seq)) return
+      const first = this.#table.get(peer)!.status === 'alive'
       this.#table.suspect(peer, life, seq, this.#state.peerId)
-      this.#log.info({ peer, life: life.toString(), seq: seq.toString() }, 'peer failed direct and indirect probes: suspected')
-      this.#check(peer)
-      await this.#publish({ kind: NewsKind.NEWS_SUSPECT, peer, incarnation: life, seq })
+      if (first) {
+        this.counters.suspicionsRaised++
+        this.#log.info({ peer, life: life.toString(), seq: seq.toString(), refused }, 'peer failed its probes: suspected')
+        this.#check(peer)
+      } else {
+        this.counters.confirmations++
+      }
+      // A suspicion that came with a starting agent's view is its own business: only first-hand ones are news.
+      if (first || !this.#fromView.has(peer)) await this.#publish({ kind: NewsKind.NEWS_SUSPECT, peer, incarnation: life, seq })
     } finally {
       this.#inFlight.delete(peer)
     }
+  }
+
+  /** Still at the same (life, seq), and either alive or suspected by others but not yet by us. */
+  #shouldBlame (peer: string, life: bigint, seq: bigint): boolean {
+    const m = this.#table.get(peer)
+    if (m === undefined || m.life !== life || m.seq !== seq) return false
+    return m.status === 'alive' || (m.status === 'suspect' && !m.suspecters.has(this.#state.peerId))
+  }
+
+  #sick (why: string): void {
+    this.#health = Math.min(MAX_HEALTH, this.#health + 1)
+    this.counters.inconclusive++
+    this.#log.debug({ why, health: this.#health }, 'probe inconclusive: not blaming the peer')
   }
 
   #answered (peer: string, ack: ProbeAck, firstHand: boolean): void {
@@ -285,7 +330,8 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
 
   /** A neighbour's connection closed: probe it now rather than in its turn. */
   #onDisconnect (peer: string): void {
-    if (!this.#running || this.#table.get(peer)?.status !== 'alive') return
+    const status = this.#table.get(peer)?.status
+    if (!this.#running || (status !== 'alive' && status !== 'suspect')) return
     void this.#probe(peer)
   }
 
@@ -329,6 +375,7 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
     for (const e of entries) {
       if (e.peer === this.#state.peerId) { this.#refute(e.incarnation, e.seq, from); continue }
       if (this.#table.suspect(e.peer, e.incarnation, e.seq, from)) {
+        this.#fromView.add(e.peer)
         this.#check(e.peer)
         void this.#probe(e.peer)
       }
@@ -340,6 +387,7 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
     if (life !== this.#life || seq < this.#seq) return
     this.#seq = seq + 1n
     this.counters.refutations++
+    this.#health = Math.min(MAX_HEALTH, this.#health + 1)
     this.#log.info({ by, seq: this.#seq.toString() }, 'suspected by a peer: refuting')
     void this.#publish({ kind: NewsKind.NEWS_ALIVE, peer: this.#state.peerId, incarnation: this.#life, seq: this.#seq })
   }
@@ -351,7 +399,12 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
       case NewsKind.NEWS_SUSPECT:
         this.counters.suspicionsHeard++
         if (news.peer === this.#state.peerId) this.#refute(news.incarnation, news.seq, from)
-        else if (this.#table.suspect(news.peer, news.incarnation, news.seq, from)) this.#log.info({ peer: news.peer, by: from }, 'peer suspected by another host')
+        else if (this.#table.suspect(news.peer, news.incarnation, news.seq, from)) {
+          this.#log.info({ peer: news.peer, by: from }, 'peer suspected by another host')
+          // A neighbour is a witness of its own: its probe either confirms the suspicion
+          // or reaches the accused, which then refutes even if it missed the news.
+          if (this.#mesh.isConnected(news.peer)) void this.#probe(news.peer)
+        }
         break
       case NewsKind.NEWS_ALIVE:
         this.#table.alive(news.peer, news.incarnation, news.seq)
@@ -370,11 +423,19 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   // ---- state changes ------------------------------------------------------------------
 
   #expire (): void {
-    for (const peer of this.#table.expire()) {
+    for (const peer of this.#table.expire(this.#expectedConfirmations())) {
       const m = this.#table.get(peer)
       this.#log.info({ peer, suspectedBy: m?.suspectedBy }, 'suspicion not refuted: peer unreachable')
       this.#check(peer)
     }
+  }
+
+  /** memberlist's k = SuspicionMult − 2 = 2 confirmations, fewer in a small cluster
+   * (there are only so many hosts left to notice). */
+  #expectedConfirmations (): number {
+    let alive = 0
+    for (const p of this.#table.peers()) if (this.#table.get(p)!.status !== 'left' && this.#table.get(p)!.status !== 'unreachable') alive++
+    return Math.max(0, Math.min(EXPECTED_CONFIRMATIONS, alive - 2))
   }
 
   #check (peer: string): void {
@@ -385,6 +446,7 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
     this.#known.set(peer, state)
     this.#since.set(peer, Date.now())
     if (state === 'alive') this.#redial.delete(peer)
+    if (state !== 'alive') this.#fromView.delete(peer)
     this.#log.info({ peer, from: before, to: state }, 'peer state changed')
     this.emit('change', { peer, from: before, to: state })
   }

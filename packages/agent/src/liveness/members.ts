@@ -11,7 +11,12 @@
  *   - a suspicion at (life, seq ≥ known) turns an alive host `suspect`;
  *   - only a strictly higher seq for that life, which the host itself publishes (or
  *     answers a probe with) when it hears it is suspected, makes it alive again;
- *   - a suspicion held for `suspicionMs` without such a refutation makes it `unreachable`.
+ *   - a suspicion not refuted in time makes it `unreachable`. The time depends on how many
+ *     hosts independently suspect it (Lifeguard, as memberlist does it): with one accuser
+ *     it is suspicionMaxMs, and it falls toward suspicionMs as confirmations arrive
+ *     (max − (max − min)·log(c + 1)/log(k + 1) for c of the k expected confirmations). A
+ *     killed host is suspected by all its neighbours at once (min); a single slow or
+ *     hostile accuser gives the accused the longest time to refute.
  * `suspect` is shown as alive (as in SWIM): it is a question put to the host, not a verdict.
  */
 import type { HostBody, PeerState } from '../state/types.js'
@@ -26,6 +31,8 @@ export interface Member {
   sinceMs: number
   /** who raised the current suspicion (for logs and counters) */
   suspectedBy: string | undefined
+  /** every host that suspects this life and seq (the first one included) */
+  suspecters: Set<string>
   /** local clock of the last first-hand sign of life (a probe answer, a probe from it, its own news) */
   lastSeenMs: number | undefined
 }
@@ -39,15 +46,26 @@ export class MemberTable {
   readonly #members = new Map<string, Member>()
   readonly #selfId: string
   readonly #suspicionMs: number
+  readonly #suspicionMaxMs: number
   readonly #now: () => number
 
-  constructor (init: { selfId: string, suspicionMs: number, now?: () => number }) {
+  constructor (init: { selfId: string, suspicionMs: number, suspicionMaxMs?: number, now?: () => number }) {
     this.#selfId = init.selfId
     this.#suspicionMs = init.suspicionMs
+    this.#suspicionMaxMs = Math.max(init.suspicionMs, init.suspicionMaxMs ?? init.suspicionMs)
     this.#now = init.now ?? Date.now
   }
 
   get suspicionMs (): number { return this.#suspicionMs }
+
+  /** How long a suspicion with this many accusers runs when `expected` confirmations
+   * (accusers beyond the first) would make it shortest. */
+  suspicionTimeoutMs (accusers: number, expected: number): number {
+    const c = Math.max(0, accusers - 1)
+    if (expected <= 0 || c >= expected) return this.#suspicionMs
+    const frac = Math.log(c + 1) / Math.log(expected + 1)
+    return Math.round(this.#suspicionMaxMs - (this.#suspicionMaxMs - this.#suspicionMs) * frac)
+  }
 
   /** A host record arrived (or was loaded). Returns true if the status changed. */
   host (peer: string, body: HostBody): boolean {
@@ -67,8 +85,12 @@ export class MemberTable {
     if (m === undefined) return false
     if (life > m.life) return this.#learn(peer, life, seq, 'suspect', by)
     if (life < m.life || seq < m.seq || m.status === 'left') return false
-    if (m.status === 'alive') return this.#set(m, { seq, status: 'suspect', suspectedBy: by })
-    if (seq > m.seq) m.seq = seq
+    if (m.status === 'alive') {
+      m.suspecters = new Set([by])
+      return this.#set(m, { seq, status: 'suspect', suspectedBy: by })
+    }
+    if (seq > m.seq) { m.seq = seq; m.suspecters = new Set() }
+    m.suspecters.add(by) // a confirmation
     return false
   }
 
@@ -99,12 +121,13 @@ export class MemberTable {
     if (m !== undefined) m.lastSeenMs = this.#now()
   }
 
-  /** Suspicions older than suspicionMs become unreachable; returns those peers. */
-  expire (): string[] {
+  /** Suspicions that ran out (see suspicionTimeoutMs) become unreachable; returns those
+   * peers. `expected`: confirmations that make a suspicion shortest. */
+  expire (expected = 0): string[] {
     const now = this.#now()
     const out: string[] = []
     for (const [peer, m] of this.#members) {
-      if (m.status === 'suspect' && now - m.sinceMs >= this.#suspicionMs) {
+      if (m.status === 'suspect' && now - m.sinceMs >= this.suspicionTimeoutMs(m.suspecters.size, expected)) {
         this.#set(m, { seq: m.seq, status: 'unreachable', suspectedBy: m.suspectedBy })
         out.push(peer)
       }
@@ -141,6 +164,7 @@ export class MemberTable {
       status,
       sinceMs: prev?.status === status ? prev.sinceMs : now,
       suspectedBy: status === 'suspect' ? by : undefined,
+      suspecters: status === 'suspect' && by !== undefined ? new Set([by]) : new Set(),
       lastSeenMs: firstHand ? now : prev?.lastSeenMs
     })
     return prev?.status !== status
@@ -148,6 +172,7 @@ export class MemberTable {
 
   #set (m: Member, next: { seq: bigint, status: MemberStatus, suspectedBy: string | undefined }): boolean {
     const changed = m.status !== next.status
+    if (next.status !== 'suspect' && next.status !== 'unreachable') m.suspecters = new Set()
     m.seq = next.seq
     m.suspectedBy = next.suspectedBy
     if (changed) {
