@@ -11,7 +11,7 @@
  *
  *   npx tsc -b && node_modules/.bin/node dist/bench/idle-profile.js [--hosts 10] [--seconds 60]
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { copyFileSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createCluster } from '../test/utils/netns.js'
 import { TestAgent, writeClusterKey } from '../test/utils/agents.js'
@@ -26,6 +26,9 @@ const USAGE = `usage: node dist/bench/idle-profile.js [options]
   --seconds S          idle window (default 60)
   --top K              rows of the self-time table (default 25)
   --agent-arg ARG      extra agent flag, repeatable
+  --write-records K    during the window, the last host writes K network records, one
+                       every 150 ms (profiles the per-record cost instead of idling)
+  --save PATH          keep the .cpuprofile there (open it in Chrome DevTools)
 `
 
 interface CallFrame { functionName: string, url: string, lineNumber: number }
@@ -103,7 +106,9 @@ async function main (): Promise<void> {
     'settle-seconds': { type: 'string' },
     seconds: { type: 'string' },
     top: { type: 'string' },
-    'agent-arg': { type: 'string', multiple: true }
+    'agent-arg': { type: 'string', multiple: true },
+    'write-records': { type: 'string' },
+    save: { type: 'string' }
   }, USAGE)
   requireRoot()
   const n = intFlag(values.hosts, 10, 'hosts', 2, 200)
@@ -111,6 +116,7 @@ async function main (): Promise<void> {
   const settleS = intFlag(values['settle-seconds'], 15, 'settle-seconds')
   const windowS = intFlag(values.seconds, 60, 'seconds', 1)
   const top = intFlag(values.top, 25, 'top', 1)
+  const writes = intFlag(values['write-records'], 0, 'write-records')
   const extra = ((values as Record<string, unknown>)['agent-arg'] as string[] | undefined) ?? []
   const args = ['--log-level', 'info', ...extra]
   const loadBefore = loadNote()
@@ -134,14 +140,20 @@ async function main (): Promise<void> {
     const pid = agentPid(victim)
     const cpu0 = cpuSeconds(pid)
     const fromMs = Date.now()
-    log(`idle window of ${windowS} s`)
-    await sleepMs(windowS * 1000)
+    log(`${writes > 0 ? `window of ${windowS} s with ${writes} writes on host ${n - 1}` : `idle window of ${windowS} s`}`)
+    const writer = agents[n - 1]!
+    for (let i = 0; i < writes && Date.now() - fromMs < windowS * 1000; i++) {
+      await writer.createNetwork(`prof${i}`, `10.${200 + Math.floor(i / 250)}.${i % 250}.0/24`)
+      await sleepMs(150)
+    }
+    await sleepMs(Math.max(0, fromMs + windowS * 1000 - Date.now()))
     const cpu1 = cpuSeconds(pid)
     const toMs = Date.now()
     await victim.stop()
     const exitedMs = Date.now()
     const file = readdirSync(profDir).find(f => f.endsWith('.cpuprofile'))
     if (file === undefined) throw new Error(`no profile written in ${profDir}`)
+    if (typeof values.save === 'string') copyFileSync(join(profDir, file), values.save)
     const prof = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile
     // startTime is in µs of a monotonic clock; align it with the wall clock by the end of
     // the profile, which is the moment the agent exited (just after toMs).
@@ -151,7 +163,7 @@ async function main (): Promise<void> {
     const pctOfCore = (ms: number): string => fmt(ms / s / 10, 2)
 
     const out: string[] = []
-    out.push(`\nIdle CPU profile of one agent (host ${profiled} of ${n}), ${new Date().toISOString()}`)
+    out.push(`\n${writes > 0 ? `CPU profile under ${writes} record writes (on host ${n - 1})` : 'Idle CPU profile'} of one agent (host ${profiled} of ${n}), ${new Date().toISOString()}`)
     out.push(`machine: ${machine()}; ${loadBefore} at start, ${loadNote()} at end`)
     out.push(`command: ${commandLine('idle-profile.js')}`)
     out.push(`window ${fmt(s, 1)} s; /proc CPU ${fmt((cpu1 - cpu0) / s * 100, 2)} % of a core; profiled JS+VM (non-idle samples) ${pctOfCore(r.totalMs)} % (the rest is kernel time in syscalls, GC threads, libuv)\n`)
