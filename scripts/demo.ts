@@ -1,7 +1,7 @@
 /**
  * npm run demo: three namespace hosts on one underlay, a meshplane agent on each joined
  * through a seed, one network, two "containers" (namespaces) per host attached with the
- * real CLI, every container pinging every other one, then the status tables. Everything
+ * real CLI (addresses from the distributed IPAM), every container pinging every other one, then the status tables. Everything
  * it made is removed at the end, also on failure or Ctrl-C.
  */
 import { execFile } from 'node:child_process'
@@ -39,10 +39,11 @@ try {
   for (const [h, agent] of agents.entries()) {
     for (let c = 0; c < PER_HOST; c++) {
       const ctr = await cluster.addContainer(cluster.hosts[h]!, `c${c}`)
-      const ip = `10.240.${h + 1}.${10 + c}`
-      say(`$ meshplane attach blue --netns ${ctr.name} --ip ${ip}     # on ${cluster.hosts[h]!.name}`)
-      say(await cli(agent, ['attach', 'blue', '--netns', ctr.name, '--ip', ip]))
-      containers.push({ ns: ctr.name, ip, host: h })
+      // addresses from the distributed IPAM: the first attach on a host fetches a range
+      say(`$ meshplane attach blue --netns ${ctr.name}     # on ${cluster.hosts[h]!.name}`)
+      const e = JSON.parse(await cli(agent, ['attach', 'blue', '--netns', ctr.name, '--json'])) as { ip: string, mac: string }
+      say(`attached ${ctr.name} to blue: ${e.ip} (${e.mac})`)
+      containers.push({ ns: ctr.name, ip: e.ip, host: h })
     }
   }
   const attachedAt = Date.now()
@@ -61,24 +62,29 @@ try {
   let ok = 0
   let total = 0
   const rows: string[] = []
+  const label = (ip: string): string => ip.split('.').slice(2).join('.')
+  const width = Math.max(4, ...containers.map(c => label(c.ip).length))
+  const first = Math.max(9, ...containers.map(c => c.ip.length))
   for (const from of containers) {
     const cells: string[] = []
     for (const to of containers) {
-      if (to === from) { cells.push('  -  '); continue }
+      if (to === from) { cells.push('-'.padEnd(width)); continue }
       total++
       const pass = await cluster.ping(from.ns, to.ip, { count: 1, timeoutS: 2 })
       if (pass) ok++
-      cells.push(pass ? ' ok  ' : 'FAIL ')
+      cells.push((pass ? 'ok' : 'FAIL').padEnd(width))
     }
-    rows.push(`${from.ip.padEnd(13)} ${cells.join(' ')}`)
+    rows.push(`${from.ip.padEnd(first)}  ${cells.join(' ')}`)
   }
-  say(`${'from \\ to'.padEnd(13)} ${containers.map(c => c.ip.split('.').slice(2).join('.').padEnd(5)).join(' ')}`)
+  say(`${'from \\ to'.padEnd(first)}  ${containers.map(c => label(c.ip).padEnd(width)).join(' ')}`)
   for (const r of rows) say(r)
 
   say('\n$ meshplane peers')
   say(await cli(agents[1]!, ['peers']))
   say('\n$ meshplane endpoints')
   say(await cli(agents[1]!, ['endpoints']))
+  say('\n$ meshplane ipam')
+  say(await cli(agents[1]!, ['ipam']))
   say('\n$ meshplane status')
   say(await cli(agents[1]!, ['status']))
   say(`\n» ${ok}/${total} pings answered; kernels converged ${convergeMs} ms after the last attach; total ${((Date.now() - t0) / 1000).toFixed(1)} s`)

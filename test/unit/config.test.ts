@@ -25,9 +25,16 @@ test('unknown keys and bad values are clear E_CONFIG errors', t => {
   t.is((e1 as { code?: string }).code, 'E_CONFIG')
   t.regex(e1.message, /data-dri/)
   const e2 = t.throws(() => loadAgentConfig({ 'cluster-key-file': '/k', listen: 'nowhere' }, undefined, {}))
-  t.regex(e2.message, /listen: must be IPv4:PORT/)
+  t.regex(e2.message, /listen \(flag --listen\): must be IPv4:PORT, got "nowhere"/)
   const e3 = t.throws(() => loadAgentConfig({}, undefined, {}))
   t.regex(e3.message, /cluster-key-file/)
+  const e4 = t.throws(() => loadAgentConfig({ 'cluster-key-file': '/k' }, undefined, { MESHPLANE_DEAD_AFTER_MS: 'soon' }))
+  t.regex(e4.message, /dead-after-ms \(environment MESHPLANE_DEAD_AFTER_MS\): must be a positive whole number of milliseconds, got "soon"/)
+  t.regex(t.throws(() => loadAgentConfig({ 'cluster-key-file': '/k', join: ['10.0.0.1:7946', 'nowhere'] }, undefined, {})).message,
+    /join\.1 \(flag --join\): must be IPv4:PORT.*got "nowhere"/)
+  t.regex(t.throws(() => loadAgentConfig({ 'cluster-key-file': '/k', 'dead-after-ms': 600, 'probe-interval-ms': 500 }, undefined, {})).message,
+    /dead-after-ms \(600\) must be at least twice probe-interval-ms \(500\)/)
+  t.regex(e1.message, /data-dri \(config file .*\): unknown key/)
   writeFileSync(file, '{ not json')
   t.regex(t.throws(() => loadAgentConfig({}, file, {})).message, /not valid JSON/)
 })

@@ -3,7 +3,7 @@
  * with the built CLI inside the host's namespace, each with its own data directory and
  * control socket under the cluster's temp folder.
  */
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execFileSync } from 'node:child_process'
@@ -27,11 +27,15 @@ export class TestAgent {
   peerId = ''
   readonly api: ApiClient
   readonly socket: string
+  /** The agent's Docker plugin socket: per host, never in /run/docker/plugins (a socket
+   * there would be found by every dockerd on the machine, testing.md). */
+  readonly dockerSocket: string
   readonly dataDir: string
   readonly log: string
 
   constructor (readonly cluster: Cluster, readonly host: Host, readonly opts: AgentOptions & { keyFile: string }) {
     this.socket = join(cluster.dir, `${host.name}.sock`)
+    this.dockerSocket = join(cluster.dir, `${host.name}.plugin.sock`)
     this.dataDir = join(cluster.dir, `${host.name}.data`)
     this.log = join(cluster.dir, `${host.name}.log`)
     this.api = new ApiClient(this.socket, 10_000)
@@ -43,7 +47,7 @@ export class TestAgent {
     const join = (this.opts.join ?? []).flatMap(s => ['--join', s])
     this.proc = this.cluster.spawn(this.host, [process.execPath, MESHPLANE_JS, 'agent',
       '--data-dir', this.dataDir, '--cluster-key-file', this.opts.keyFile,
-      '--listen', `${this.host.ip}:7946`, '--api-socket', this.socket,
+      '--listen', `${this.host.ip}:7946`, '--api-socket', this.socket, '--docker-socket', this.dockerSocket,
       '--log-level', 'debug',
       ...join, ...(this.opts.args ?? []), ...extraArgs], { stdout: this.log, env: this.opts.env, label: this.host.name })
     const probe = new ApiClient(this.socket, 2000)
@@ -113,4 +117,15 @@ export async function waitForPeers (agents: TestAgent[], expect: Map<string, str
     }
     return true
   }, { timeoutMs, intervalMs: 200, what: 'every agent to see every other peer in the expected state' })
+}
+
+/** On a failure, the last warnings and errors of each host's agent log (the logs go with
+ * the cluster's folder when it is destroyed). */
+export function printAgentErrors (cluster: Cluster, lines = 5): void {
+  for (const h of cluster.hosts) {
+    let text: string
+    try { text = readFileSync(join(cluster.dir, `${h.name}.log`), 'utf8') } catch { continue }
+    const bad = text.split('\n').filter(l => /"level":(40|50|60)/.test(l)).slice(-lines)
+    if (bad.length > 0) console.error(`--- ${h.name} agent log (warn and worse) ---\n${bad.join('\n')}`)
+  }
 }

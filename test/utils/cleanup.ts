@@ -11,6 +11,8 @@ const pids = new Set<number>();
 /** Namespace name -> number of registrations (normally 1). Insertion order is creation order. */
 const namespaces = new Map<string, number>();
 const dirs = new Set<string>();
+/** Synchronous extra steps (e.g. dockerd's containerd and shims, which leave the process group). */
+const exitHooks = new Set<() => void>();
 let installed = false;
 
 export function trackPid(pid: number): void {
@@ -34,9 +36,24 @@ export function trackDir(path: string): void {
 export function untrackDir(path: string): void {
   dirs.delete(path);
 }
+export function trackExitHook(fn: () => void): void {
+  exitHooks.add(fn);
+  install();
+}
+export function untrackExitHook(fn: () => void): void {
+  exitHooks.delete(fn);
+}
 
 /** Synchronous: kill every tracked process group, delete every tracked namespace and dir. */
 export function emergencyCleanup(): void {
+  for (const fn of exitHooks) {
+    try {
+      fn();
+    } catch {
+      /* best effort */
+    }
+  }
+  exitHooks.clear();
   for (const pid of pids) {
     try {
       process.kill(-pid, 'SIGKILL');
@@ -77,7 +94,7 @@ function install(): void {
   process.on('exit', emergencyCleanup);
   for (const [sig, num] of Object.entries(SIGNALS) as [NodeJS.Signals, number][]) {
     const onSignal = () => {
-      const hasWork = pids.size > 0 || namespaces.size > 0 || dirs.size > 0;
+      const hasWork = pids.size > 0 || namespaces.size > 0 || dirs.size > 0 || exitHooks.size > 0;
       if (hasWork) process.stderr.write(`\n[netns harness] ${sig}: removing this run's namespaces and processes\n`);
       emergencyCleanup();
       // If we are the only listener, keep the default meaning of the signal (terminate).

@@ -14,7 +14,9 @@ import { Mesh } from './mesh/index.js'
 import { Liveness } from './liveness/index.js'
 import { Networks, networkToJson, type CreateNetworkRequest } from './control/networks.js'
 import { Endpoints } from './control/endpoints.js'
-import { createDataplane, type Dataplane, type DataplaneInput, type DataplaneHost } from './dataplane/index.js'
+import { Ipam, IPAM_PROTOCOL, runIpamClient, runIpamServer, type RequestRangeOptions } from './ipam/index.js'
+import { createDataplane, computeOverlayMtu, type Dataplane, type DataplaneInput, type DataplaneHost } from './dataplane/index.js'
+import { createDockerPlugin, dockerSocketPath, keyValueStore, type DockerPlugin } from './docker/index.js'
 import { buildApiApp } from './api/app.js'
 import { listenOnSocket } from './api/server.js'
 import type { AgentView, AttachRequest, DetachRequest } from './api/view.js'
@@ -22,8 +24,16 @@ import type { AgentConfig } from './config.js'
 import { loadOrCreateIdentity, readClusterKey } from './identity.js'
 import { AGENT_VERSION } from './version.js'
 import { MeshplaneError } from './errors.js'
+import { createMetrics, type AgentMetrics } from './metrics/index.js'
+import type { RecentLogError } from './log/index.js'
 
 const REAP_INTERVAL_MS = 60_000
+
+/** What main hands the agent besides its config and logger. */
+export interface AgentExtras {
+  /** The logger's ring of recent warnings and errors (status shows it). */
+  recentErrors?: () => RecentLogError[]
+}
 
 export class Agent implements AgentView {
   readonly #config: AgentConfig
@@ -34,21 +44,29 @@ export class Agent implements AgentView {
   #liveness!: Liveness
   #networksControl!: Networks
   #endpointsControl!: Endpoints
+  #ipam!: Ipam
   #dataplane!: Dataplane
   #underlayMtu = 1500
   #dataplaneUpdateQueued = false
   #api: FastifyInstance | undefined
+  #docker: DockerPlugin | undefined
   #privateKey!: PrivateKey
   #peerId = ''
   #advertiseAddr = ''
   #startedAtMs = 0
   #timers: NodeJS.Timeout[] = []
   #stopped = false
+  #metrics: AgentMetrics | undefined
+  readonly #extras: AgentExtras
 
-  constructor (config: AgentConfig, logger: Logger) {
+  constructor (config: AgentConfig, logger: Logger, extras: AgentExtras = {}) {
     this.#config = config
     this.#log = logger
+    this.#extras = extras
   }
+
+  /** Prometheus metrics when --metrics-addr is set (e.g. for the Docker plugin's pluginRequest). */
+  get metrics (): AgentMetrics | undefined { return this.#metrics }
 
   get peerId (): string { return this.#peerId }
 
@@ -63,45 +81,71 @@ export class Agent implements AgentView {
     this.#privateKey = await loadOrCreateIdentity(this.#store)
     this.#peerId = peerIdFromPrivateKey(this.#privateKey).toString()
     const log = this.#log
+    // Off unless --metrics-addr; built first so the dataplane and libp2p report into it.
+    if (cfg['metrics-addr'] !== undefined) this.#metrics = createMetrics({ peerId: this.#peerId, version: AGENT_VERSION })
     this.#state = new ClusterState({ store: this.#store, privateKey: this.#privateKey, peerId: this.#peerId, logger: log },
       { tombstoneTtlMs: cfg['tombstone-ttl-ms'] })
     await this.#state.load()
     this.#networksControl = new Networks({ state: this.#state })
+    // Allocations are loaded before anything can ask for an address; range requests to
+    // other hosts go over the mesh, which exists by the time the first one is made.
+    this.#ipam = new Ipam({
+      state: this.#state,
+      store: this.#store,
+      logger: log,
+      requestRange: async (peer, network, size, options) => { await this.#requestRange(peer, network, size, options) }
+    }, { rmpeerSafetyMs: cfg['rmpeer-safety-ms'] })
+    await this.#ipam.start()
 
     // The kernel is reconciled from the stored state before anything else happens, so a
     // restarted agent adopts what it left (see #dataplaneInput for the startup grace).
-    this.#dataplane = createDataplane({ logger: log }, { resyncIntervalMs: cfg['resync-interval-ms'] })
+    this.#dataplane = createDataplane({ logger: log, metrics: this.#metrics }, { resyncIntervalMs: cfg['resync-interval-ms'] })
     await this.#dataplane.start()
     this.#endpointsControl = new Endpoints({
       state: this.#state,
       store: this.#store,
       networks: this.#networksControl,
       dataplane: this.#dataplane,
+      allocate: async (network, endpointId) => await this.#ipam.allocate(network, endpointId),
+      claim: async (network, ip, endpointId) => { await this.#ipam.claim(network, ip, endpointId) },
+      release: async (network, ip) => { await this.#ipam.release(network, ip) },
       underlayMtu: () => this.#underlayMtu
     })
 
     // Every part the API reads exists before it listens (the mesh and liveness are built
     // but not started), so the last known state is served at once and never half-built.
     const storedSeeds = await this.#store.getMeta<string[]>('seeds') ?? []
-    this.#mesh = new Mesh({ state: this.#state, privateKey: this.#privateKey, logger: log }, {
+    this.#mesh = new Mesh({ state: this.#state, privateKey: this.#privateKey, logger: log, libp2pMetrics: this.#metrics?.libp2p() }, {
       listenHost,
       listenPort: Number(listenPort),
       clusterKey,
       seeds: [...new Set([...cfg.join, ...storedSeeds])],
       syncIntervalMs: cfg['sync-interval-ms'],
-      targetPeers: cfg['target-peers']
+      targetPeers: cfg['target-peers'],
+      protocols: [{ protocol: IPAM_PROTOCOL, handle: async (stream, peer) => { await runIpamServer(this.#ipam, stream, peer) } }]
     })
     if (cfg.join.length > 0) await this.#store.putMeta('seeds', this.#mesh.seeds())
     this.#liveness = new Liveness({ mesh: this.#mesh, state: this.#state, logger: log },
       { incarnation: BigInt(this.#startedAtMs), probeIntervalMs: cfg['probe-interval-ms'], deadAfterMs: cfg['dead-after-ms'], targetPeers: cfg['target-peers'] })
     this.#api = buildApiApp(this, log)
     await listenOnSocket(this.#api, cfg['api-socket'])
+    if (this.#metrics !== undefined) {
+      this.#metrics.observe({
+        peers: () => this.peers() as Array<{ state: string, self: boolean }>,
+        records: () => this.#state.countByKind(),
+        mesh: () => this.#mesh.counters,
+        dataplane: () => this.#dataplane.status()
+      })
+      this.#state.on('change', change => { this.#metrics?.recordApplied(change) })
+      await this.#metrics.listen(cfg['metrics-addr']!)
+    }
 
     await this.#mesh.start()
     await this.#writeHostRecord(false)
     this.#liveness.start()
     const first = await this.#reconcileKernel()
     if (first?.underlay !== undefined) this.#underlayMtu = first.underlay.mtu
+    await this.#startDockerPlugin()
     this.#state.on('change', () => { this.#scheduleDataplaneUpdate() })
     this.#liveness.on('change', ({ to }) => {
       this.#scheduleDataplaneUpdate()
@@ -132,12 +176,61 @@ export class Agent implements AgentView {
     } catch (err) {
       this.#log.warn({ err }, 'could not announce leaving')
     }
+    await this.#docker?.stop()
+    await this.#ipam?.stop()
     await this.#mesh?.stop()
     // The kernel keeps its entries: containers keep talking while the agent is away.
     await this.#dataplane?.stop()
     await this.#api?.close()
+    await this.#metrics?.stop()
     await this.#store?.close()
     this.#log.info('agent stopped')
+  }
+
+  /** The Docker plugin socket (docker/index.ts), served from start-up (after the first
+   * kernel pass, so a Join at once finds the dataplane ready; joining peers is not
+   * awaited): a dockerd starting restart-policy containers retries a missing plugin for
+   * ~15 s only. */
+  async #startDockerPlugin (): Promise<void> {
+    const socketPath = dockerSocketPath(this.#config['docker-socket'])
+    if (socketPath === undefined) return
+    const endpointKey = (network: string, id: string): string => `${this.#peerId}/${network}/${id}`
+    this.#docker = createDockerPlugin({
+      logger: this.#log,
+      store: keyValueStore(this.#store.local),
+      networks: {
+        get: name => this.#networksControl.list().find(n => n.name === name),
+        list: () => this.#networksControl.list(),
+        create: async req => {
+          const n = await this.#networksControl.create(req)
+          await this.#ipam.onNetworkCreated(n.name) // the creator seeds the whole range
+          return n
+        }
+      },
+      ipam: {
+        allocate: async (network, owner) => await this.#ipam.allocate(network, owner),
+        claim: async (network, ip, owner) => { await this.#ipam.claim(network, ip, owner) },
+        release: async (network, ip) => await this.#ipam.release(network, ip)
+      },
+      dataplane: {
+        createEndpointVeth: async opts => await this.#dataplane.createEndpointVeth(opts),
+        removeEndpointVeth: async opts => { await this.#dataplane.detach(opts) },
+        endpointVethState: async opts => await this.#dataplane.endpointVethState(opts)
+      },
+      endpoints: {
+        publish: async body => {
+          await this.#state.write('endpoint', endpointKey(body.network, body.id), body)
+          this.#scheduleDataplaneUpdate()
+        },
+        withdraw: async (network, id) => {
+          const rec = this.#state.get(`endpoint/${endpointKey(network, id)}`)
+          if (rec !== undefined && !rec.deleted) await this.#state.write('endpoint', endpointKey(network, id), undefined)
+        }
+      },
+      overlayMtu: network => computeOverlayMtu(network, this.#underlayMtu) ?? 1450,
+      onRequest: (method, outcome) => { this.#metrics?.pluginRequest(method, outcome) }
+    }, { socketPath })
+    await this.#docker.start()
   }
 
   async #writeHostRecord (leaving: boolean): Promise<void> {
@@ -152,6 +245,22 @@ export class Agent implements AgentView {
       multiaddrs: [`/ip4/${this.#advertiseAddr}/tcp/${port}/p2p/${this.#peerId}`]
     }
     await this.#state.write('host', this.#peerId, body)
+  }
+
+  /** One range request to `peer` over the mesh; the grant (the holder's signed ranges
+   * record) is applied like any record, verification included. */
+  async #requestRange (peer: string, network: string, size: number, options: RequestRangeOptions = {}): Promise<void> {
+    const signal = AbortSignal.any([AbortSignal.timeout(5_000), ...(options.signal !== undefined ? [options.signal] : [])])
+    const stream = await this.#mesh.dialProtocol(peer, IPAM_PROTOCOL, signal)
+    let envelope: Uint8Array
+    try {
+      envelope = await runIpamClient(stream, { network, size, address: options.address }, { signal })
+    } catch (err) {
+      stream.abort(err as Error)
+      throw err
+    }
+    const result = await this.#state.apply([envelope])
+    if (result.rejected > 0) throw new MeshplaneError('E_UNAVAILABLE', `${peer} answered with a record that does not verify`)
   }
 
   /** What the kernel should hold, from the state and liveness: networks, and endpoints of
@@ -228,7 +337,10 @@ export class Agent implements AgentView {
       mesh: this.#mesh.counters,
       liveness: this.#liveness.counters,
       deadAfterMs: this.#liveness.deadAfterMs,
-      dataplane: dataplaneSummary(this.#dataplane.status())
+      dataplane: dataplaneSummary(this.#dataplane.status()),
+      metrics: this.#metrics?.address() ?? null,
+      lastErrors: this.#extras.recentErrors?.() ?? [],
+      ipam: { conflicts: this.#ipam.status().conflicts }
     }
   }
 
@@ -269,7 +381,11 @@ export class Agent implements AgentView {
       const endpoints = this.endpoints(name)
       return { ...networkToJson(n), endpoints }
     },
-    create: async (req: CreateNetworkRequest) => networkToJson(await this.#networksControl.create(req)),
+    create: async (req: CreateNetworkRequest) => {
+      const n = await this.#networksControl.create(req)
+      await this.#ipam.onNetworkCreated(n.name) // the creator seeds the whole range
+      return networkToJson(n)
+    },
     remove: async (name: string) => { await this.#networksControl.remove(name) }
   }
 
@@ -304,6 +420,29 @@ export class Agent implements AgentView {
 
   async detach (req: DetachRequest): Promise<Record<string, unknown>> {
     return { network: req.network, netns: req.netns, ...await this.#endpointsControl.detach(req) }
+  }
+
+  readonly ipam = {
+    status: (network?: string) => this.#ipam.status(network),
+    /** This host's allocations (for checks and tests: who holds which address). */
+    allocations: (network: string) => {
+      this.#networksControl.get(network)
+      return [...this.#ipam.allocations(network)].map(([ip, a]) => ({ ip, endpointId: a.endpointId, at: new Date(a.at).toISOString() }))
+    },
+    /** An address without a kernel endpoint (the Docker IPAM driver's RequestAddress). */
+    allocate: async (network: string, owner: string, ip?: string) => {
+      this.#networksControl.get(network)
+      if (ip === undefined) return { network, ip: await this.#ipam.allocate(network, owner), owner }
+      await this.#ipam.claim(network, ip, owner)
+      return { network, ip, owner }
+    },
+    release: async (network: string, ip: string) => ({ network, ip, released: await this.#ipam.release(network, ip) }),
+    rmpeer: async (peer: string) => {
+      const l = this.#liveness.liveness(peer).state
+      const since = this.#liveness.stateSinceMs(peer)
+      const goneForMs = (l === 'unreachable' || l === 'left') && since !== undefined ? Date.now() - since : undefined
+      return { peer, reclaimed: await this.#ipam.rmpeer(peer, goneForMs) }
+    }
   }
 
   records (): Array<Record<string, unknown>> {

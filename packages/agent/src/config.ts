@@ -9,27 +9,31 @@ import { readFileSync } from 'node:fs'
 import { isIPv4 } from 'node:net'
 import { z } from 'zod'
 import { MeshplaneError } from './errors.js'
+import { parseSeed } from './mesh/address.js'
 
 const hostPort = z.string().regex(/^(\d+\.\d+\.\d+\.\d+):(\d{1,5})$/, 'must be IPv4:PORT')
   .refine(s => isIPv4(s.split(':')[0]!) && Number(s.split(':')[1]) <= 65535, 'must be IPv4:PORT')
-const ms = z.coerce.number().int().positive()
+const WHOLE_MS = 'must be a positive whole number of milliseconds'
+const ms = z.coerce.number({ error: WHOLE_MS }).int({ error: WHOLE_MS }).positive({ error: WHOLE_MS })
 
 export const AgentConfigSchema = z.strictObject({
   'data-dir': z.string().min(1).default('/var/lib/meshplane'),
   'cluster-key-file': z.string().min(1),
   listen: hostPort.default('0.0.0.0:7946'),
   'advertise-addr': z.string().refine(isIPv4, 'must be an IPv4 address').optional(),
-  join: z.array(z.string().min(1)).default([]),
+  join: z.array(z.string().refine(isSeed, 'must be IPv4:PORT, an IPv4 address or a multiaddr with /tcp/'), { error: 'must be a list of seeds' }).default([]),
   'api-socket': z.string().min(1).default('/run/meshplane/meshplane.sock'),
   'docker-socket': z.string().default('/run/docker/plugins/meshplane.sock'),
   'metrics-addr': hostPort.optional(),
-  'log-level': z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  'vxlan-port': z.coerce.number().int().min(1).max(65535).default(4789),
+  'log-level': z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { error: 'must be one of trace, debug, info, warn, error, fatal, silent' }).default('info'),
+  'vxlan-port': z.coerce.number({ error: 'must be a UDP port (1-65535)' }).int({ error: 'must be a UDP port (1-65535)' }).min(1, { error: 'must be a UDP port (1-65535)' }).max(65535, { error: 'must be a UDP port (1-65535)' }).default(4789),
   'probe-interval-ms': ms.default(500),
   'dead-after-ms': ms.default(2500),
   'sync-interval-ms': ms.default(10_000),
   'resync-interval-ms': ms.default(5_000),
   'tombstone-ttl-ms': ms.default(24 * 60 * 60 * 1000),
+  // rmpeer refuses hosts unreachable for less than this (Weave's lesson: peers.md §1)
+  'rmpeer-safety-ms': ms.default(10 * 60 * 1000),
   'target-peers': z.coerce.number().int().min(1).max(64).default(4)
 })
 
@@ -70,14 +74,45 @@ function fromFile (path: string): AgentConfigInput {
 
 export function loadAgentConfig (flags: AgentConfigInput, configFile: string | undefined, env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const file = configFile ?? env.MESHPLANE_CONFIG
-  const merged = { ...(file === undefined ? {} : fromFile(file)), ...fromEnv(env), ...dropUndefined(flags) }
+  const layers: Array<[AgentConfigInput, (key: string) => string]> = [
+    [file === undefined ? {} : fromFile(file), () => `config file ${file ?? ''}`],
+    [fromEnv(env), key => `environment ${envKey(key)}`],
+    [dropUndefined(flags), key => `flag --${key}`]
+  ]
+  const merged: Record<string, unknown> = {}
+  const source = new Map<string, string>()
+  for (const [values, where] of layers) {
+    for (const [key, value] of Object.entries(values)) {
+      merged[key] = value
+      source.set(key, where(key))
+    }
+  }
   const result = AgentConfigSchema.safeParse(merged)
   if (!result.success) {
     const issue = result.error.issues[0]!
-    const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '')
-    throw new MeshplaneError('E_CONFIG', `invalid configuration: ${key !== '' ? `${key}: ` : ''}${issue.message}`)
+    const key = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.')
+    const top = issue.code === 'unrecognized_keys' ? issue.keys[0]! : String(issue.path[0] ?? '')
+    const where = source.get(top)
+    const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], merged)
+    const got = issue.code === 'unrecognized_keys' || value === undefined ? '' : `, got ${JSON.stringify(value)}`
+    const message = issue.code === 'unrecognized_keys' ? `unknown key (the keys are the agent's flag names: ${KEYS.join(', ')})` : issue.message
+    throw new MeshplaneError('E_CONFIG', `invalid configuration: ${key}${where === undefined ? '' : ` (${where})`}: ${message}${got}`)
   }
-  return result.data
+  const cfg = result.data
+  // Liveness needs several beats per dead-after period, or every host flaps.
+  if (cfg['probe-interval-ms'] * 2 > cfg['dead-after-ms']) {
+    throw new MeshplaneError('E_CONFIG', `invalid configuration: dead-after-ms (${cfg['dead-after-ms']}) must be at least twice probe-interval-ms (${cfg['probe-interval-ms']})`)
+  }
+  return cfg
+}
+
+function isSeed (s: string): boolean {
+  try {
+    parseSeed(s)
+    return true
+  } catch {
+    return false
+  }
 }
 
 function dropUndefined (o: AgentConfigInput): AgentConfigInput {

@@ -168,6 +168,7 @@ export interface Record {
   deleted: boolean
   deletedAtMs: bigint
   body: Uint8Array<ArrayBuffer>
+  writtenAtMs?: bigint
 }
 
 export namespace Record {
@@ -213,6 +214,11 @@ export namespace Record {
         if ((obj.body != null && obj.body.byteLength > 0)) {
           w.uint32(58)
           w.bytes(obj.body)
+        }
+
+        if (obj.writtenAtMs != null) {
+          w.uint32(64)
+          w.uint64(obj.writtenAtMs)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -261,6 +267,10 @@ export namespace Record {
             }
             case 7: {
               obj.body = reader.bytes()
+              break
+            }
+            case 8: {
+              obj.writtenAtMs = reader.uint64()
               break
             }
             default: {
@@ -327,6 +337,13 @@ export namespace Record {
               }
               break
             }
+            case 8: {
+              yield {
+                field: `${prefix}.writtenAtMs`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -374,6 +391,11 @@ export namespace Record {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface RecordWrittenAtMsFieldEvent {
+    field: '$.writtenAtMs'
+    value: bigint
+  }
+
   export function encode (obj: Partial<Record>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Record.codec())
   }
@@ -382,7 +404,7 @@ export namespace Record {
     return decodeMessage(buf, Record.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Record>): Generator<RecordKindFieldEvent | RecordKeyFieldEvent | RecordWriterFieldEvent | RecordLamportFieldEvent | RecordDeletedFieldEvent | RecordDeletedAtMsFieldEvent | RecordBodyFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Record>): Generator<RecordKindFieldEvent | RecordKeyFieldEvent | RecordWriterFieldEvent | RecordLamportFieldEvent | RecordDeletedFieldEvent | RecordDeletedAtMsFieldEvent | RecordBodyFieldEvent | RecordWrittenAtMsFieldEvent> {
     return streamMessage(buf, Record.codec(), opts)
   }
 }

@@ -25,6 +25,14 @@ const attachBody = z.strictObject({
   ip: z.string().optional(),
   ifname: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/).optional()
 })
+const allocateBody = z.strictObject({
+  network: z.string().min(1),
+  /** who the address is for (an endpoint id, a Docker endpoint): kept with the allocation */
+  owner: z.string().min(1).max(128),
+  ip: z.string().optional()
+})
+const releaseBody = z.strictObject({ network: z.string().min(1), ip: z.string().min(1) })
+const rmpeerBody = z.strictObject({ peer: z.string().min(1) })
 const detachBody = z.strictObject({ network: z.string().min(1), netns: z.string().min(1) })
 
 function parse<T> (schema: z.ZodType<T>, body: unknown): T {
@@ -74,6 +82,20 @@ export function buildApiApp (view: AgentView, logger: Logger): FastifyInstance {
   app.get<{ Querystring: { network?: string } }>('/v1/endpoints', async req => view.endpoints(req.query.network))
   app.post('/v1/attach', async (req, reply) => await reply.status(201).send(await view.attach(parse(attachBody, req.body))))
   app.post('/v1/detach', async req => await view.detach(parse(detachBody, req.body)))
+  app.get<{ Querystring: { network?: string } }>('/v1/ipam', async req => view.ipam.status(req.query.network))
+  app.get<{ Querystring: { network?: string } }>('/v1/ipam/allocations', async req => {
+    if (req.query.network === undefined) throw invalid('network: required')
+    return view.ipam.allocations(req.query.network)
+  })
+  app.post('/v1/ipam/allocate', async (req, reply) => {
+    const b = parse(allocateBody, req.body)
+    return await reply.status(201).send(await view.ipam.allocate(b.network, b.owner, b.ip))
+  })
+  app.post('/v1/ipam/release', async req => {
+    const b = parse(releaseBody, req.body)
+    return await view.ipam.release(b.network, b.ip)
+  })
+  app.post('/v1/rmpeer', async req => await view.ipam.rmpeer(parse(rmpeerBody, req.body).peer))
   app.get('/v1/records', async () => view.records())
   return app
 }

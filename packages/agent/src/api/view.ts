@@ -17,5 +17,12 @@ export interface AgentView {
   endpoints: (network?: string) => Array<Record<string, unknown>>
   attach: (req: AttachRequest) => Promise<Record<string, unknown>>
   detach: (req: DetachRequest) => Promise<Record<string, unknown>>
+  ipam: {
+    status: (network?: string) => unknown
+    allocations: (network: string) => Array<Record<string, unknown>>
+    allocate: (network: string, owner: string, ip?: string) => Promise<Record<string, unknown>>
+    release: (network: string, ip: string) => Promise<Record<string, unknown>>
+    rmpeer: (peer: string) => Promise<Record<string, unknown>>
+  }
   records: () => Array<Record<string, unknown>>
 }

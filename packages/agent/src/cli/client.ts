@@ -5,7 +5,8 @@ import { MeshplaneError, type ErrorCode } from '../errors.js'
 export const DEFAULT_API_SOCKET = '/run/meshplane/meshplane.sock'
 
 export function resolveApiSocket (flag: string | undefined): string {
-  return flag ?? process.env.MESHPLANE_API_SOCKET ?? DEFAULT_API_SOCKET
+  const env = process.env.MESHPLANE_API_SOCKET
+  return flag ?? (env === undefined || env === '' ? DEFAULT_API_SOCKET : env)
 }
 
 export class ApiClient {

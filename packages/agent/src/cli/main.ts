@@ -7,6 +7,9 @@ import { Command, CommanderError, Option } from 'commander'
 import { ApiClient, resolveApiSocket } from './client.js'
 import { EXIT_CODE } from './exit-codes.js'
 import { table, shortId, ago } from './format.js'
+import { formatStatus } from './status-view.js'
+import { parseSeed } from '../mesh/address.js'
+import { isIPv4 } from 'node:net'
 import { isMeshplaneError, MeshplaneError } from '../errors.js'
 import { AGENT_VERSION } from '../version.js'
 
@@ -45,7 +48,7 @@ export function buildProgram (): Command {
     .option('--listen <host:port>', 'mesh listen address (default 0.0.0.0:7946)')
     .option('--advertise-addr <ip>', 'underlay IPv4 address other hosts reach this one on')
     .option('--join <seed>', 'seed to join: host:port or a multiaddr (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--docker-socket <path>', 'Docker plugin socket')
+    .option('--docker-socket <path>', 'Docker plugin socket (default /run/docker/plugins/meshplane.sock; off: none)')
     .option('--metrics-addr <host:port>', 'serve Prometheus metrics here')
     .option('--config <file>', 'JSON config file (env MESHPLANE_CONFIG)')
     .option('--log-level <level>', 'trace|debug|info|warn|error')
@@ -54,6 +57,7 @@ export function buildProgram (): Command {
     .option('--sync-interval-ms <ms>', 'anti-entropy interval')
     .option('--resync-interval-ms <ms>', 'kernel resync interval')
     .option('--vxlan-port <port>', 'VXLAN UDP port (default 4789)')
+    .option('--rmpeer-safety-ms <ms>', 'rmpeer refuses hosts unreachable for less than this (default 600000)')
     .action(async (opts: Json, cmd: Command) => {
       const { runAgent } = await import('./agent-command.js')
       const g = cmd.optsWithGlobals()
@@ -63,7 +67,7 @@ export function buildProgram (): Command {
         listen: opts.listen,
         'advertise-addr': opts.advertiseAddr,
         join: opts.join,
-        'api-socket': g.apiSocket ?? process.env.MESHPLANE_API_SOCKET,
+        'api-socket': g.apiSocket, // MESHPLANE_API_SOCKET is read by config.ts with the other variables
         'docker-socket': opts.dockerSocket,
         'metrics-addr': opts.metricsAddr,
         'log-level': opts.logLevel,
@@ -71,7 +75,8 @@ export function buildProgram (): Command {
         'probe-interval-ms': opts.probeIntervalMs,
         'sync-interval-ms': opts.syncIntervalMs,
         'resync-interval-ms': opts.resyncIntervalMs,
-        'vxlan-port': opts.vxlanPort
+        'vxlan-port': opts.vxlanPort,
+        'rmpeer-safety-ms': opts.rmpeerSafetyMs
       }, opts.config)
     })
 
@@ -79,28 +84,21 @@ export function buildProgram (): Command {
     .description('tell the running agent to join a cluster through a seed (host:port or multiaddr)')
     .addOption(jsonOption())
     .action(async (seed: string, opts: Json, cmd: Command) => {
+      parseSeed(seed) // a bad address is the caller's mistake (exit 64), whether or not an agent runs
       const r = await client(cmd).call<Json>('POST', '/v1/join', { seed })
       print(r, opts.json === true, () => `joined through ${r.seed} (peer ${r.peer})`)
     })
 
   program.command('status')
-    .description('this host at a glance')
+    .description('this host at a glance: identity, addresses, peers, networks, endpoints, kernel health, last errors')
     .addOption(jsonOption())
     .action(async (opts: Json, cmd: Command) => {
-      const s = await client(cmd).call<Json>('GET', '/v1/status')
-      print(s, opts.json === true, () => [
-        `id:          ${s.id}`,
-        `version:     ${s.version}, up ${Math.round(s.uptimeMs / 1000)}s`,
-        `underlay:    ${s.advertiseAddr}`,
-        `listening:   ${(s.addresses as string[]).join(' ')}`,
-        `seeds:       ${(s.seeds as string[]).join(' ') || '-'}`,
-        `peers:       ${s.peers.alive} alive, ${s.peers.unreachable} unreachable, ${s.peers.left} left (${s.connections} connected)`,
-        `networks:    ${s.networks}`,
-        `endpoints:   ${s.endpoints.local} local, ${s.endpoints.total} in the cluster`,
-        `records:     ${Object.entries(s.records as Json).map(([k, v]) => `${k} ${v}`).join(', ')}`,
-        `gossip:      ${s.mesh.gossipAccepted} accepted, ${s.mesh.gossipRejected} rejected; sync ${s.mesh.syncRounds} rounds`,
-        ...(s.dataplane === undefined ? [] : [`kernel:      ${s.dataplane.summary}`])
-      ].join('\n'))
+      const api = client(cmd)
+      const [status, peers, networks, endpoints] = await Promise.all([
+        api.call<Json>('GET', '/v1/status'), api.call<Json[]>('GET', '/v1/peers'),
+        api.call<Json[]>('GET', '/v1/networks'), api.call<Json[]>('GET', '/v1/endpoints')
+      ])
+      print(status, opts.json === true, () => formatStatus({ status, peers, networks, endpoints }))
     })
 
   program.command('peers')
@@ -132,7 +130,8 @@ export function buildProgram (): Command {
       print(list, opts.json === true, () => table(['NAME', 'SUBNET', 'GATEWAY', 'VNI', 'MTU'], list.map(n => [n.name, n.subnet, n.gateway, n.vni, n.mtu ?? 'auto'])))
     })
   network.command('inspect <name>')
-    .description('one network with its endpoints (JSON)')
+    .description('one network with its endpoints (always JSON)')
+    .addOption(jsonOption())
     .action(async (name: string, _opts: Json, cmd: Command) => {
       print(await client(cmd).call('GET', `/v1/networks/${encodeURIComponent(name)}`), true, () => '')
     })
@@ -161,6 +160,7 @@ export function buildProgram (): Command {
     .option('--ifname <name>', 'interface name inside the namespace', 'eth0')
     .addOption(jsonOption())
     .action(async (net: string, opts: Json, cmd: Command) => {
+      if (opts.ip !== undefined && !isIPv4(opts.ip)) throw new MeshplaneError('E_INVALID_ARGUMENT', `--ip ${JSON.stringify(opts.ip)} is not an IPv4 address`)
       const e = await client(cmd).call<Json>('POST', '/v1/attach', { network: net, netns: opts.netns, ip: opts.ip, ifname: opts.ifname })
       print(e, opts.json === true, () => `attached ${opts.netns} to ${net}: ${e.ip} (${e.mac})`)
     })
@@ -172,7 +172,40 @@ export function buildProgram (): Command {
       const r = await client(cmd).call<Json>('POST', '/v1/detach', { network: net, netns: opts.netns })
       print(r, opts.json === true, () => `detached ${opts.netns} from ${net}`)
     })
+
+  program.command('ipam')
+    .description('who holds which addresses of each network, and how full it is')
+    .option('--network <name>', 'only this network')
+    .addOption(jsonOption())
+    .action(async (opts: Json, cmd: Command) => {
+      const q = opts.network === undefined ? '' : `?network=${encodeURIComponent(opts.network)}`
+      const s = await client(cmd).call<Json>('GET', `/v1/ipam${q}`)
+      print(s, opts.json === true, () => formatIpam(s))
+    })
+  program.command('rmpeer <peer>')
+    .description('hand the address ranges of a host that is gone for good to this host (run it on ONE host)')
+    .addOption(jsonOption())
+    .action(async (peer: string, opts: Json, cmd: Command) => {
+      const r = await client(cmd).call<Json>('POST', '/v1/rmpeer', { peer })
+      const reclaimed = r.reclaimed as Json[]
+      print(r, opts.json === true, () => reclaimed.length === 0
+        ? `${peer} held no address ranges`
+        : reclaimed.map(x => `${x.network}: reclaimed ${x.addresses} addresses (${(x.ranges as string[]).join(', ')}) from ${peer}`).join('\n'))
+    })
   return program
+}
+
+function formatIpam (s: Json): string {
+  const out: string[] = []
+  for (const n of s.networks as Json[]) {
+    out.push(`${n.network} ${n.subnet} (seeded by ${shortId(n.seeder)})`)
+    out.push(table(['HOST', 'RANGES', 'SIZE', 'USED', 'FREE'], (n.hosts as Json[]).map(h => [
+      shortId(h.peer) + (h.self === true ? ' (self)' : ''), (h.ranges as string[]).join(' ') || '-', h.size, h.exact === true ? h.used : '-',
+      h.exact === true ? h.free : `~${h.free}`])).replace(/^/gm, '  '))
+    for (const f of n.inFlight as Json[]) out.push(`  in flight: ${f.range} ${shortId(f.from)} -> ${shortId(f.to)}`)
+    for (const c of n.conflicts as Json[]) out.push(`  CONFLICT (${c.reason}): ${c.detail}`)
+  }
+  return out.length === 0 ? 'no networks' : out.join('\n')
 }
 
 function parseIntArg (flag: string) {

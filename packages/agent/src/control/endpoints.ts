@@ -25,6 +25,8 @@ export interface EndpointsComponents {
   dataplane: Dataplane
   /** Allocates an address when the caller gives none (the IPAM); undefined: --ip is required. */
   allocate?: (network: string, endpointId: string) => Promise<string>
+  /** Records an operator-given address (the IPAM: E_CONFLICT when another holds it). */
+  claim?: (network: string, ip: string, endpointId: string) => Promise<void>
   release?: (network: string, ip: string) => Promise<void>
   underlayMtu: () => number
 }
@@ -67,13 +69,16 @@ export class Endpoints {
       if (ip === network.gateway || n < cidr.firstHost || n > cidr.lastHost) throw invalid(`--ip ${ip} is the gateway, network or broadcast address of ${network.name}`)
       const holder = this.#c.state.list('endpoint').find(e => e.body.network === network.name && e.body.ipv4 === ip)
       if (holder !== undefined) throw conflict(`${ip} is already used by endpoint ${holder.body.id} on host ${holder.key.split('/')[0]}`)
+      // The endpoint records only show what others already announced; the IPAM knows
+      // what is allocated and moves the address here from whoever holds its range.
+      await this.#c.claim?.(network.name, ip, endpointId)
     }
     const mac = macFromIp(ip)
     const mtu = computeOverlayMtu(network, this.#c.underlayMtu()) ?? 1450
     try {
       await this.#c.dataplane.attach({ network, endpointId, netnsPath, ifname, ipv4: ip, prefixLen: cidr.prefixLen, mac, gateway: network.gateway, mtu })
     } catch (err) {
-      if (req.ip === undefined) await this.#c.release?.(network.name, ip)
+      await this.#c.release?.(network.name, ip)
       throw err
     }
     await this.#c.store.local.put(this.#localKey(network.name, netnsPath), { endpointId, netnsPath, ifname } satisfies LocalAttachment)

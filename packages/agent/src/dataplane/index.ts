@@ -10,6 +10,8 @@
  * dataplane.update({ self, networks, endpoints, hosts })   // on every state change
  * await dataplane.reconcileNow()                           // e.g. before READY=1
  * await dataplane.attach({ network, endpointId, netnsPath, ifname: 'eth0', ipv4, prefixLen, mac, gateway, mtu })
+ * await dataplane.createEndpointVeth({ network, endpointId, ipv4, mac, mtu })  // Docker: peer stays on the host
+ * await dataplane.detach({ network, endpointId })                             // either kind
  * await dataplane.stop()                                   // the kernel keeps its state
  * ```
  */
@@ -24,10 +26,14 @@ export type {
   Dataplane,
   DataplaneComponents,
   DataplaneInit,
+  DataplaneMetrics,
   DataplaneStatus,
   ReconcileResult,
   AttachOptions,
   AttachResult,
+  EndpointVethOptions,
+  EndpointVethResult,
+  EndpointVethState,
   DetachOptions,
   DetachResult
 } from './reconciler.js'

@@ -65,7 +65,9 @@ export interface VethSpec {
   master: string
   mtu: number
   mac: string
-  netnsPath: string
+  /** Namespace the peer is born in; undefined: it stays in this (the host's) namespace,
+   * for a caller that moves it itself (Docker's Join: libnetwork moves and renames it). */
+  netnsPath?: string | undefined
 }
 
 export interface NetnsConfig {
@@ -439,6 +441,28 @@ export class NetlinkKernel {
     await this.setLink(name, { mtu, up: true })
   }
 
+  /**
+   * No routing out of a network's bridge: its containers talk at layer 2 and reach the
+   * gateway address locally, so nothing received on the bridge needs forwarding. Without
+   * this a host with net.ipv4.ip_forward=1 (every Docker host: dockerd turns it on) routes
+   * between the bridges of two networks through their gateways, and networks are not
+   * isolated. Per-device forwarding governs packets received on that device; a change of
+   * net.ipv4.ip_forward resets every device's, so the reconciler checks on every pass
+   * (and a new bridge right after it is made).
+   * /proc/sys/net shows this process's network namespace, as netlink does.
+   * Returns true when it had to change it.
+   */
+  async ensureForwardingOff (bridge: string): Promise<boolean> {
+    const path = `/proc/sys/net/ipv4/conf/${bridge}/forwarding`
+    try {
+      if ((await readFile(path, 'utf8')).trim() === '0') return false
+      await writeFile(path, '0\n')
+      return true
+    } catch (err) {
+      throw new NetlinkError(`disable forwarding on ${bridge}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code, { cause: err })
+    }
+  }
+
   /** Create-or-adopt a VXLAN device; ends up, a port of `master`, with the MTU set. */
   async ensureVxlan (spec: { name: string, params: VxlanParams, mtu: number | undefined, master: string, recreate?: string | undefined, underlayIndex?: number | undefined }): Promise<void> {
     const { name, params } = spec
@@ -516,6 +540,11 @@ export class NetlinkKernel {
     await this.#call(`set link ${name}`, async () => await this.#socket.setLink(data, attrs))
   }
 
+  /** Whether a device of that name is in this namespace. */
+  async linkExists (name: string): Promise<boolean> {
+    return await this.#getLinkByName(name) !== undefined
+  }
+
   /** Deletes a device; already gone counts as done. A veth takes its peer with it. */
   async deleteLink (name: string): Promise<void> {
     const link = await this.#getLinkByName(name)
@@ -527,7 +556,8 @@ export class NetlinkKernel {
 
   /**
    * Creates a veth pair whose peer is born inside the namespace at netnsPath (IFLA_NET_NS_FD
-   * on the peer), named peerName there; the host side becomes a port of `master`, up.
+   * on the peer), or beside the host side when netnsPath is undefined, named peerName
+   * there, with the endpoint's MAC and MTU; the host side becomes a port of `master`, up.
    * Returns 'exists' when the host side was already there (attach is idempotent).
    */
   async ensureVeth (spec: VethSpec): Promise<'created' | 'exists'> {
@@ -539,26 +569,40 @@ export class NetlinkKernel {
     if (existing !== undefined) {
       outcome = 'exists'
     } else {
-      const netns = await open(spec.netnsPath, 'r')
+      const netns = spec.netnsPath === undefined ? undefined : await open(spec.netnsPath, 'r')
       try {
-        const peer = Buffer.concat([
-          rt.formatLink({}),
-          toBuffer(ifla.formatLinkAttrs({ ifname: spec.peerName, mtu: spec.mtu, address: macToBytes(spec.mac), netNsFd: netns.fd }))
-        ])
+        const peerAttrs: ifla.LinkAttrs = { ifname: spec.peerName, mtu: spec.mtu, address: macToBytes(spec.mac) }
+        if (netns !== undefined) peerAttrs.netNsFd = netns.fd
+        const peer = Buffer.concat([rt.formatLink({}), toBuffer(ifla.formatLinkAttrs(peerAttrs))])
         const attrs: ifla.LinkAttrs = {
           ifname: spec.hostName,
           mtu: spec.mtu,
           linkinfo: toBuffer(ifla.formatInfo({ kind: 'veth', data: toBuffer(ifla.formatVethInfo({ peer })) }))
         }
         await this.#call(`create veth ${spec.hostName}`, async () => await this.#socket.newLink({}, attrs, { flags: CREATE_EXCL }))
-        this.#log.info({ link: spec.hostName, netns: spec.netnsPath }, 'created veth pair')
+        this.#log.info({ link: spec.hostName, peer: spec.peerName, netns: spec.netnsPath ?? 'host' }, 'created veth pair')
       } finally {
-        await netns.close()
+        await netns?.close()
       }
       this.#forget(spec.hostName)
     }
     await this.setLink(spec.hostName, { mtu: spec.mtu, master: spec.master, up: true })
     return outcome
+  }
+
+  /**
+   * Drops what the bridge learned about `mac` on `port` (a `master` dynamic entry). A new
+   * local endpoint may carry a MAC the bridge last saw behind the VXLAN port (the address,
+   * hence the MAC, was another host's container a moment ago); until it expires (300 s) or
+   * the container sends a frame, the bridge would send frames for it back to the VXLAN
+   * port, which drops them (docker-plugin-api.md §6, moby/libnetwork#1768). Gone is done.
+   */
+  async forgetLearnedMac (port: string, mac: string): Promise<void> {
+    await this.#ignoreGone((async () => {
+      const ifindex = await this.#indexOf(port)
+      await this.#call(`forget learned ${mac} on ${port}`, async () =>
+        await this.#socket.delNeighbor({ family: AF_BRIDGE, ifindex, flags: { master: true } }, { lladdr: macToBytes(mac) }))
+    })())
   }
 
   // ---- inside a container namespace ------------------------------------------------

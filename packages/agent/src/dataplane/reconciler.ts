@@ -38,7 +38,7 @@ import { DEFAULT_RESYNC_INTERVAL_MS, EVENT_DEBOUNCE_MS, MAX_LAST_ERRORS, RETRY_B
 import { computeDesired, computeOverlayMtu } from './desired.js'
 import { countOps, diffKernel } from './diff.js'
 import { DataplaneError } from './errors.js'
-import { bridgeName, normalizeMac, vethName, vethPeerName } from './names.js'
+import { bridgeName, normalizeMac, vethName, vethPeerName, vxlanName } from './names.js'
 import { NetlinkKernel, raiseNeighbourLimits } from './netlink.js'
 import type { NeighbourLimitsResult, UnderlayDevice } from './netlink.js'
 import { KernelQueue } from './queue.js'
@@ -49,6 +49,12 @@ import { isIPv4 } from 'node:net'
 
 export interface DataplaneComponents {
   logger: Logger
+  /** Told about every reconcile pass (the agent's Prometheus metrics), if given. */
+  metrics?: DataplaneMetrics
+}
+
+export interface DataplaneMetrics {
+  reconciled: (result: ReconcileResult) => void
 }
 
 export interface DataplaneInit {
@@ -78,6 +84,26 @@ export interface AttachResult {
   /** false when the pair already existed (a repeated attach). */
   created: boolean
 }
+
+/** An endpoint whose container namespace the caller does not give (Docker's Join: the
+ * namespace may not exist yet; libnetwork moves the peer in and renames it itself). */
+export interface EndpointVethOptions {
+  network: NetworkBody
+  endpointId: string
+  ipv4: string
+  mac: string
+  mtu: number
+}
+
+export interface EndpointVethResult {
+  /** Host side, a port of the network's bridge, up. */
+  hostIfname: string
+  /** Container side, still in the host namespace, down, with the endpoint's MAC and MTU. */
+  peerIfname: string
+  created: boolean
+}
+
+export type EndpointVethState = 'absent' | 'peer-in-host' | 'peer-moved'
 
 export interface DetachOptions {
   network: Pick<NetworkBody, 'name'>
@@ -125,10 +151,16 @@ export interface Dataplane {
   update(input: DataplaneInput): void
   reconcileNow(): Promise<ReconcileResult>
   attach(opts: AttachOptions): Promise<AttachResult>
+  /** Like attach, but the peer stays in the host namespace for the caller to move. */
+  createEndpointVeth(opts: EndpointVethOptions): Promise<EndpointVethResult>
+  /** Deletes an endpoint's veth pair (wherever its peer is); already gone counts as done. */
   detach(opts: DetachOptions): Promise<DetachResult>
   status(): DataplaneStatus
   /** Applies ops as one queue item (benchmarks, tools). A pass with input may undo them. */
   applyOps(ops: KernelOp[]): Promise<ApplyResult>
+  /** Where an endpoint's veth pair is: gone, both ends on the host, or its peer moved away
+   * (into a container). Read-only. */
+  endpointVethState(opts: DetachOptions): Promise<EndpointVethState>
 }
 
 interface Attachment {
@@ -154,6 +186,7 @@ const LOGGED_FAILURES = 10
 
 export class DataplaneReconciler implements Dataplane {
   readonly #log: Logger
+  readonly #metrics: DataplaneMetrics | undefined
   readonly #resyncIntervalMs: number
   readonly #maxInFlight: number | undefined
   #state: RunState = { status: 'stopped' }
@@ -169,9 +202,12 @@ export class DataplaneReconciler implements Dataplane {
   readonly #lastErrors: DataplaneStatus['lastErrors'] = []
   #neighbourLimits: NeighbourLimitsResult | undefined
   #lastUnderlayWarning = ''
+  /** Bridges whose forwarding could not be turned off, with the last error (logged once). */
+  readonly #forwardingErrors = new Map<string, string>()
 
   constructor (components: DataplaneComponents, init: DataplaneInit = {}) {
     this.#log = components.logger.child({ component: 'dataplane' })
+    this.#metrics = components.metrics
     this.#resyncIntervalMs = init.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS
     this.#maxInFlight = init.maxInFlight
     if (!(this.#resyncIntervalMs > 0)) throw new DataplaneError('E_DATAPLANE_CONFIG', `resyncIntervalMs must be positive, got ${this.#resyncIntervalMs}`)
@@ -313,6 +349,20 @@ export class DataplaneReconciler implements Dataplane {
     const ops = diffKernel(desired, observation.state)
     const context = observation.underlay === undefined ? {} : { underlayIndex: observation.underlay.index }
     const applied = await kernel.apply(ops, window, context)
+    // Isolation between networks (netlink.ts ensureForwardingOff), checked on every pass:
+    // a change of net.ipv4.ip_forward resets it on every device.
+    for (const link of desired.links) {
+      if (link.type !== 'bridge' || applied.failed.some(f => f.op.kind === 'link.ensureBridge' && f.op.name === link.name)) continue
+      try {
+        if (await kernel.ensureForwardingOff(link.name)) this.#log.info({ bridge: link.name }, 'turned IPv4 forwarding off on the network bridge')
+        this.#forwardingErrors.delete(link.name)
+      } catch (err) {
+        const message = (err as Error).message
+        if (this.#forwardingErrors.get(link.name) !== message) this.#log.warn({ bridge: link.name, err }, 'could not turn forwarding off: this network is not isolated from other networks on this host')
+        this.#forwardingErrors.set(link.name, message)
+        this.#recordError(message)
+      }
+    }
     const durationMs = performance.now() - started
 
     const byKind = countOps(ops)
@@ -338,7 +388,9 @@ export class DataplaneReconciler implements Dataplane {
       this.#retryAttempt = 0
     }
 
-    return { reason, ops: ops.length, byKind, applied: applied.applied, failed: applied.failed, removed, warnings: desired.warnings, underlay: observation.underlay, durationMs }
+    const result = { reason, ops: ops.length, byKind, applied: applied.applied, failed: applied.failed, removed, warnings: desired.warnings, underlay: observation.underlay, durationMs }
+    this.#metrics?.reconciled(result)
+    return result
   }
 
   /** The input plus attached-but-not-yet-recorded endpoints, with the kernel's underlay MTU. */
@@ -382,8 +434,43 @@ export class DataplaneReconciler implements Dataplane {
 
   async attach (opts: AttachOptions): Promise<AttachResult> {
     validateAttach(opts)
-    const { queue, kernel } = this.#started()
     const mac = normalizeMac(opts.mac) as string
+    const peerName = vethPeerName(opts.network.name, opts.endpointId)
+    return await this.#withEndpointVeth({ ...opts, mac }, async (kernel, hostIfname, created, log) => {
+      await kernel.configureNetns(opts.netnsPath, {
+        peerName,
+        ifname: opts.ifname,
+        mac,
+        mtu: opts.mtu,
+        ipv4: opts.ipv4,
+        prefixLen: opts.prefixLen,
+        gateway: opts.gateway
+      })
+      log.info({ created, netns: opts.netnsPath, ifname: opts.ifname, ipv4: opts.ipv4 }, 'attached endpoint')
+      return { hostIfname, created }
+    })
+  }
+
+  async createEndpointVeth (opts: EndpointVethOptions): Promise<EndpointVethResult> {
+    validateEndpointVeth(opts)
+    const mac = normalizeMac(opts.mac) as string
+    const peerIfname = vethPeerName(opts.network.name, opts.endpointId)
+    return await this.#withEndpointVeth({ ...opts, mac, netnsPath: undefined }, async (_kernel, hostIfname, created, log) => {
+      log.info({ created, peer: peerIfname, ipv4: opts.ipv4 }, 'created endpoint veth (peer left in the host namespace)')
+      return { hostIfname, peerIfname, created }
+    })
+  }
+
+  /**
+   * One queue item: overlays the endpoint on the input (so no pass in between deletes
+   * the new veth or its bridge), reconciles the network's devices and remote entries,
+   * creates the veth pair, then runs `then`. On failure, undoes what it made.
+   */
+  async #withEndpointVeth<T> (
+    opts: { network: NetworkBody, endpointId: string, mac: string, ipv4: string, mtu: number, netnsPath: string | undefined },
+    then: (kernel: NetlinkKernel, hostIfname: string, created: boolean, log: Logger) => Promise<T>
+  ): Promise<T> {
+    const { queue, kernel } = this.#started()
     const hostIfname = vethName(opts.network.name, opts.endpointId)
     const key = attachmentKey(opts.network.name, opts.endpointId)
     const log = this.#log.child({ network: opts.network.name, endpoint: opts.endpointId, veth: hostIfname })
@@ -393,7 +480,7 @@ export class DataplaneReconciler implements Dataplane {
       const hadAttachment = this.#attachments.has(key)
       this.#attachments.set(key, {
         network: opts.network,
-        endpoint: { network: opts.network.name, id: opts.endpointId, mac, ipv4: opts.ipv4, ipv6: '', name: opts.ifname, labels: new Map(), host: input.self.peerId }
+        endpoint: { network: opts.network.name, id: opts.endpointId, mac: opts.mac, ipv4: opts.ipv4, ipv6: '', name: opts.endpointId, labels: new Map(), host: input.self.peerId }
       })
       let created = false
       try {
@@ -406,21 +493,12 @@ export class DataplaneReconciler implements Dataplane {
           peerName: vethPeerName(opts.network.name, opts.endpointId),
           master: bridgeName(opts.network.vni),
           mtu: opts.mtu,
-          mac,
+          mac: opts.mac,
           netnsPath: opts.netnsPath
         })
         created = outcome === 'created'
-        await kernel.configureNetns(opts.netnsPath, {
-          peerName: vethPeerName(opts.network.name, opts.endpointId),
-          ifname: opts.ifname,
-          mac,
-          mtu: opts.mtu,
-          ipv4: opts.ipv4,
-          prefixLen: opts.prefixLen,
-          gateway: opts.gateway
-        })
-        log.info({ created, netns: opts.netnsPath, ifname: opts.ifname, ipv4: opts.ipv4 }, 'attached endpoint')
-        return { hostIfname, created }
+        await kernel.forgetLearnedMac(vxlanName(opts.network.vni), opts.mac)
+        return await then(kernel, hostIfname, created, log)
       } catch (err) {
         // Undo what this call made, so a failed attach leaves nothing half-built behind.
         log.warn({ err }, 'attach failed, rolling back')
@@ -443,6 +521,14 @@ export class DataplaneReconciler implements Dataplane {
       // The network's devices go once the input no longer has a local endpoint in it.
       this.#scheduleInBackground('detach')
       return { hostIfname }
+    })
+  }
+
+  async endpointVethState (opts: DetachOptions): Promise<EndpointVethState> {
+    const { queue, kernel } = this.#started()
+    return await queue.enqueue(async () => {
+      if (!await kernel.linkExists(vethName(opts.network.name, opts.endpointId))) return 'absent'
+      return await kernel.linkExists(vethPeerName(opts.network.name, opts.endpointId)) ? 'peer-in-host' : 'peer-moved'
     })
   }
 
@@ -489,8 +575,23 @@ function validateAttach (opts: AttachOptions): void {
   if (!isIPv4(opts.ipv4)) problems.push(`ipv4 ${opts.ipv4} is not IPv4`)
   if (!isIPv4(opts.gateway)) problems.push(`gateway ${opts.gateway} is not IPv4`)
   if (!Number.isInteger(opts.prefixLen) || opts.prefixLen < 1 || opts.prefixLen > 32) problems.push(`prefixLen ${opts.prefixLen} is not 1..32`)
+  problems.push(...linkProblems(opts))
+  if (problems.length > 0) throw new DataplaneError('E_DATAPLANE_INVALID_ARGUMENT', `attach: ${problems.join('; ')}`)
+}
+
+function validateEndpointVeth (opts: EndpointVethOptions): void {
+  const problems: string[] = []
+  if (opts.endpointId === '') problems.push('endpointId is empty')
+  if (!isIPv4(opts.ipv4)) problems.push(`ipv4 ${opts.ipv4} is not IPv4`)
+  problems.push(...linkProblems(opts))
+  if (problems.length > 0) throw new DataplaneError('E_DATAPLANE_INVALID_ARGUMENT', `endpoint veth: ${problems.join('; ')}`)
+}
+
+/** What attach and createEndpointVeth both check about the veth itself. */
+function linkProblems (opts: Pick<EndpointVethOptions, 'mac' | 'mtu' | 'network'>): string[] {
+  const problems: string[] = []
   if (normalizeMac(opts.mac) === undefined) problems.push(`mac ${opts.mac} is not a MAC address`)
   if (!Number.isInteger(opts.mtu) || opts.mtu < 68 || opts.mtu > 65535) problems.push(`mtu ${opts.mtu} is not 68..65535`)
   if (!Number.isInteger(opts.network.vni) || opts.network.vni < 1 || opts.network.vni > 0xffffff) problems.push(`network VNI ${opts.network.vni} is not 1..16777215`)
-  if (problems.length > 0) throw new DataplaneError('E_DATAPLANE_INVALID_ARGUMENT', `attach: ${problems.join('; ')}`)
+  return problems
 }

@@ -38,3 +38,8 @@ export const ALLOCATION_PREFIX = 'ipam/'
 /** When running dry, also ask this many holders that advertise no free space (their hint
  * may be stale), after the ones that do. */
 export const PROBE_SILENT_HOLDERS = 3
+
+/** A host that falls below this many free addresses after an allocation asks for the next
+ * range in the background, so callers rarely wait for the ~0.2 s round trip of a refill
+ * (a quarter of DEFAULT_REQUEST_SIZE: a burst of 16 endpoints fits in the remainder). */
+export const PREFETCH_LOW_WATER = 16

@@ -25,7 +25,7 @@ import { computeOwnership, excludedSpans, lineageOf, ownerOf, subnetSpan, type O
 import { Serial } from '../state/serial.js'
 import {
   ALLOCATION_PREFIX, DEFAULT_ALLOCATE_TIMEOUT_MS, DEFAULT_REQUEST_SIZE, DEFAULT_REQUEST_TIMEOUT_MS,
-  DEFAULT_RMPEER_SAFETY_MS, FREE_HINT_DRIFT, FREE_HINT_MIN_DRIFT, MAX_GRANT_SIZE, PROBE_SILENT_HOLDERS
+  DEFAULT_RMPEER_SAFETY_MS, FREE_HINT_DRIFT, FREE_HINT_MIN_DRIFT, MAX_GRANT_SIZE, PREFETCH_LOW_WATER, PROBE_SILENT_HOLDERS
 } from './constants.js'
 
 export interface RequestRangeOptions {
@@ -232,7 +232,10 @@ export class Ipam {
     try {
       for (;;) {
         const ip = await this.#run(network, async () => await this.#allocateLocal(network, endpointId))
-        if (ip !== undefined) return ip
+        if (ip !== undefined) {
+          this.#prefetch(network)
+          return ip
+        }
         if (!counted) {
           counted = true
           this.#waiting.set(network, (this.#waiting.get(network) ?? 0) + 1)
@@ -468,6 +471,19 @@ export class Ipam {
     await this.#store.local.put(allocationKey(network, n), allocation)
     this.#allocsOf(network).set(n, allocation)
     this.#hintCheck(network)
+  }
+
+  /** Running low: fetch the next range before a caller has to wait for it, but only while
+   * some other holder advertises plenty, so hosts of a nearly full network do not pull
+   * addresses to and fro. Best effort: a failure is the next allocate's business. */
+  #prefetch (network: string): void {
+    if (this.#acquiring.has(network) || !this.#started || this.#freeCount(network) >= PREFETCH_LOW_WATER) return
+    const rich = [...(this.#ranges.get(network) ?? new Map<string, RangesBody>())]
+      .some(([peer, body]) => peer !== this.#me && body.freeHint >= 4 * PREFETCH_LOW_WATER)
+    if (!rich) return
+    void this.#acquire(network, Date.now() + this.#allocateTimeoutMs).catch(err => {
+      this.#log.debug({ err, network }, 'range prefetch failed')
+    })
   }
 
   /** One acquisition per network at a time; every waiting caller shares it. */

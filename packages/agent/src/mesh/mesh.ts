@@ -8,7 +8,7 @@
  * the seed is not needed once the cluster has met.
  */
 import { EventEmitter } from 'node:events'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
@@ -36,6 +36,17 @@ export interface MeshComponents {
   state: ClusterState
   privateKey: PrivateKey
   logger: Logger
+  /** libp2p's own metrics (e.g. @libp2p/prometheus-metrics), if wanted. */
+  libp2pMetrics?: Libp2pOptions['metrics']
+}
+
+/** A request/response protocol of another part (the IPAM's range requests), served on
+ * the mesh's connections. The mesh only carries streams; the part owns the protocol. */
+export interface MeshProtocol {
+  protocol: string
+  /** serves one inbound stream; `remotePeer` is the authenticated peer of the connection */
+  handle: (stream: Stream, remotePeer: string) => Promise<void>
+  maxInboundStreams?: number
 }
 
 export interface MeshInit {
@@ -46,6 +57,7 @@ export interface MeshInit {
   seeds: string[]
   syncIntervalMs?: number
   targetPeers?: number
+  protocols?: MeshProtocol[]
 }
 
 export interface LivenessNewsEvent {
@@ -109,6 +121,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #state: ClusterState
   readonly #privateKey: PrivateKey
   readonly #log: Logger
+  readonly #libp2pMetrics: Libp2pOptions['metrics']
   readonly #init: MeshInit
   readonly #seeds = new Map<string, DialTarget>()
   readonly #peerTargets = new Map<string, DialTarget>()
@@ -150,6 +163,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#state = components.state
     this.#privateKey = components.privateKey
     this.#log = components.logger.child({ component: 'mesh' })
+    this.#libp2pMetrics = components.libp2pMetrics
     this.#init = init
     for (const s of init.seeds) this.addSeed(s)
   }
@@ -179,6 +193,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const targetPeers = this.#init.targetPeers ?? DEFAULT_TARGET_PEERS
     const node = await createLibp2p({
       privateKey: this.#privateKey,
+      ...(this.#libp2pMetrics === undefined ? {} : { metrics: this.#libp2pMetrics }),
       addresses: { listen: [`/ip4/${this.#init.listenHost}/tcp/${this.#init.listenPort}`] },
       transports: [tcp()],
       connectionProtector: preSharedKey({ psk: this.#init.clusterKey }),
@@ -258,6 +273,15 @@ export class Mesh extends EventEmitter<MeshEvents> {
     await node.handle(PROBE_PROTOCOL, (stream, connection) => {
       void this.#serveProbe(stream, connection.remotePeer.toString())
     }, { maxInboundStreams: 32 })
+    for (const p of this.#init.protocols ?? []) {
+      await node.handle(p.protocol, (stream, connection) => {
+        const remote = connection.remotePeer.toString()
+        void p.handle(stream, remote).catch(err => {
+          this.#log.debug({ err, peer: remote, protocol: p.protocol }, 'protocol handler failed')
+          stream.abort(err as Error)
+        })
+      }, { maxInboundStreams: p.maxInboundStreams ?? 8 })
+    }
     // A topology fires once identify confirmed the peer speaks sync; the dialling side
     // starts the exchange so each new connection syncs once, not twice.
     await node.register(SYNC_PROTOCOL, {
@@ -432,6 +456,32 @@ export class Mesh extends EventEmitter<MeshEvents> {
     } catch (err) {
       this.#log.warn({ err }, 'could not apply a gossiped message')
     }
+  }
+
+  /** Opens a stream of `protocol` to `peer`: over the existing connection, else by dialling
+   * the addresses its host record lists. E_UNAVAILABLE when it cannot be reached. */
+  async dialProtocol (peer: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+    const node = this.node
+    let id: PeerId
+    try {
+      id = peerIdFromString(peer)
+    } catch {
+      throw new MeshplaneError('E_INVALID_ARGUMENT', `${peer} is not a peer id`)
+    }
+    const targets: Array<PeerId | Multiaddr> = node.getConnections(id).length > 0 ? [id] : []
+    const host = this.#state.get(`host/${peer}`)
+    if (host?.kind === 'host' && host.body !== undefined) targets.push(...host.body.multiaddrs.map(a => multiaddr(a)))
+    if (targets.length === 0) targets.push(id)
+    let last: unknown
+    for (const target of targets) {
+      try {
+        return await node.dialProtocol(target, protocol, { signal })
+      } catch (err) {
+        last = err
+        if (signal.aborted) break
+      }
+    }
+    throw new MeshplaneError('E_UNAVAILABLE', `cannot open ${protocol} to ${peer}: ${(last as Error | undefined)?.message ?? 'no address'}`, { cause: last })
   }
 
   async syncWith (peer: PeerId): Promise<SyncStats | undefined> {

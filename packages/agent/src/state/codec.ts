@@ -65,6 +65,8 @@ export interface RecordDraft {
   deleted: boolean
   deletedAtMs: bigint
   body: Uint8Array<ArrayBuffer>
+  /** Default: now. */
+  writtenAtMs?: bigint
 }
 
 /** Encodes and signs a record written by this agent. */
@@ -76,7 +78,8 @@ export async function sealRecord (privateKey: PrivateKey, writer: string, draft:
     lamport: draft.lamport,
     deleted: draft.deleted,
     deletedAtMs: draft.deletedAtMs,
-    body: draft.body
+    body: draft.body,
+    writtenAtMs: draft.writtenAtMs ?? BigInt(Date.now())
   })
   const signature = new Uint8Array(await privateKey.sign(signedBytes(recordBytes)))
   const envelope = SignedRecord.encode({ schema: RECORD_SCHEMA_VERSION, record: recordBytes, signature })
@@ -118,7 +121,8 @@ export async function openRecord (input: Uint8Array): Promise<OpenedRecord> {
     writer: raw.writer,
     lamport: raw.lamport,
     deleted: raw.deleted,
-    deletedAtMs: raw.deletedAtMs
+    deletedAtMs: raw.deletedAtMs,
+    writtenAtMs: raw.writtenAtMs ?? 0n
   }
   const record = raw.deleted ? { ...base, kind, body: undefined } as StateRecord : decodeBody(kind, raw.key, raw.body, base)
   return { record, envelope, hash: envelopeHash(envelope) }

@@ -19,6 +19,8 @@ interface RecordBase extends RecordVersion {
   key: string
   deleted: boolean
   deletedAtMs: bigint
+  /** Writer's wall clock at write time (0 when unknown); read by metrics only, never by the merge. */
+  writtenAtMs: bigint
 }
 
 export interface HostRecord extends RecordBase { kind: 'host', body: HostBody | undefined }

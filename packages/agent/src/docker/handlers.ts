@@ -1,0 +1,328 @@
+/**
+ * One handler per plugin method: parse the body (schemas.ts), do the local work, answer
+ * with the exact field names Docker reads. See index.ts for how the parts fit.
+ */
+import type { Logger } from 'pino'
+import { isIPv4 } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import type { z } from 'zod'
+import type { EndpointBody, NetworkBody } from '../state/types.js'
+import { intToIp, macFromIp, parseCidr, type Cidr } from '../net/addr.js'
+import { conflict, invalid, isMeshplaneError, notFound } from '../errors.js'
+import type { DockerPluginComponents } from './index.js'
+import { DockerMapping, type DockerEndpointEntry } from './store.js'
+import {
+  CONTAINER_IFNAME_PREFIX, DOCKER_ALLOCATION_OWNER, GATEWAY_ADDRESS_TYPE, GENERIC_OPTIONS, GLOBAL_ADDRESS_SPACE,
+  IMPLEMENTS, LOCAL_ADDRESS_SPACE, MTU_OPTION, NETWORK_OPTION, POOL_GATEWAY_DATA, POOL_ID_PREFIX, REQUEST_ADDRESS_TYPE, VNI_OPTION
+} from './constants.js'
+import {
+  AllocateNetworkRequest, CreateEndpointRequest, CreateNetworkRequest, DiscoveryRequest, EndpointRequest, JoinRequest,
+  NetworkRequest, PoolRequest, ReleaseAddressRequest, RequestAddressRequest, RequestPoolRequest, parseBody
+} from './schemas.js'
+
+export type Handler = (body: unknown) => Promise<unknown>
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/
+
+const CREATE_COMMAND = 'docker network create -d meshplane --ipam-driver meshplane --subnet CIDR -o meshplane.network=NAME NAME'
+
+export class DockerHandlers {
+  readonly #c: DockerPluginComponents
+  readonly #log: Logger
+  readonly mapping: DockerMapping
+  /** Method name ("NetworkDriver.Join") → handler; anything else is a 404. */
+  readonly methods: ReadonlyMap<string, Handler>
+
+  constructor (components: DockerPluginComponents) {
+    this.#c = components
+    this.#log = components.logger.child({ component: 'docker' })
+    this.mapping = new DockerMapping(components.store)
+    const m = new Map<string, Handler>()
+    const on = <S extends z.ZodType>(name: string, schema: S | undefined, fn: (req: z.output<S>) => Promise<unknown> | unknown): void => {
+      m.set(name, async body => await fn(schema === undefined ? (undefined as z.output<S>) : parseBody(schema, body)))
+    }
+    on('Plugin.Activate', undefined, () => ({ Implements: [...IMPLEMENTS] }))
+
+    on('NetworkDriver.GetCapabilities', undefined, () => ({ Scope: 'local', ConnectivityScope: 'global' }))
+    on('NetworkDriver.CreateNetwork', CreateNetworkRequest, async r => await this.createNetwork(r))
+    on('NetworkDriver.DeleteNetwork', NetworkRequest, async r => await this.deleteNetwork(r))
+    // Only swarmkit's allocator calls these (no swarm for legacy plugins): echo, as weave does.
+    on('NetworkDriver.AllocateNetwork', AllocateNetworkRequest, r => ({ Options: r.Options }))
+    on('NetworkDriver.FreeNetwork', NetworkRequest, () => ({}))
+    on('NetworkDriver.CreateEndpoint', CreateEndpointRequest, async r => await this.createEndpoint(r))
+    on('NetworkDriver.EndpointOperInfo', EndpointRequest, r => this.endpointOperInfo(r))
+    on('NetworkDriver.DeleteEndpoint', EndpointRequest, async r => await this.deleteEndpoint(r))
+    on('NetworkDriver.Join', JoinRequest, async r => await this.join(r))
+    on('NetworkDriver.Leave', EndpointRequest, async r => await this.leave(r))
+    // Nothing to program: there is no NAT or port publishing on a meshplane network.
+    on('NetworkDriver.ProgramExternalConnectivity', EndpointRequest, () => ({}))
+    on('NetworkDriver.RevokeExternalConnectivity', EndpointRequest, () => ({}))
+    // Needs Docker's cluster store or swarm; meshplane's own mesh does discovery.
+    on('NetworkDriver.DiscoverNew', DiscoveryRequest, () => ({}))
+    on('NetworkDriver.DiscoverDelete', DiscoveryRequest, () => ({}))
+
+    // No replay: allocations persist in the agent. No MAC: addresses do not depend on it.
+    on('IpamDriver.GetCapabilities', undefined, () => ({ RequiresMACAddress: false, RequiresRequestReplay: false }))
+    on('IpamDriver.GetDefaultAddressSpaces', undefined, () => ({ LocalDefaultAddressSpace: LOCAL_ADDRESS_SPACE, GlobalDefaultAddressSpace: GLOBAL_ADDRESS_SPACE }))
+    on('IpamDriver.RequestPool', RequestPoolRequest, r => this.requestPool(r))
+    on('IpamDriver.ReleasePool', PoolRequest, r => { poolSubnet(r.PoolID); return {} })
+    on('IpamDriver.RequestAddress', RequestAddressRequest, async r => await this.requestAddress(r))
+    on('IpamDriver.ReleaseAddress', ReleaseAddressRequest, async r => await this.releaseAddress(r))
+    this.methods = m
+  }
+
+  async load (): Promise<void> {
+    await this.mapping.load()
+    this.#log.info(this.mapping.counts, 'docker mapping loaded')
+    await this.#removeStale()
+  }
+
+  /** Endpoints Docker let go of while no agent answered (see index.ts). Run before
+   * listening: no Join can be in flight, so a peer on the host means Docker is done. */
+  async #removeStale (): Promise<void> {
+    for (const [id, ep] of this.mapping.endpoints()) {
+      let state: Awaited<ReturnType<DockerPluginComponents['dataplane']['endpointVethState']>>
+      try {
+        state = await this.#c.dataplane.endpointVethState({ network: { name: ep.network }, endpointId: ep.endpointId })
+      } catch (err) {
+        this.#log.warn({ err, endpoint: id }, 'could not check a docker endpoint\'s veth')
+        continue
+      }
+      if (state === 'peer-moved' || (state === 'absent' && !ep.joined)) continue
+      this.#log.warn({ endpoint: id, network: ep.network, ip: ep.ipv4, veth: state }, 'docker let go of this endpoint while the agent was away: removing it')
+      await this.#removeEndpoint(id, ep)
+      await this.#c.ipam.release(ep.network, ep.ipv4).catch((err: unknown) => { this.#log.warn({ err, ip: ep.ipv4 }, 'could not release the address') })
+    }
+  }
+
+  // ---- IpamDriver ----------------------------------------------------------------------
+
+  requestPool (r: z.output<typeof RequestPoolRequest>): unknown {
+    if (r.V6) throw invalid('meshplane networks are IPv4 only: create the Docker network without --ipv6')
+    if (r.Pool === '') throw invalid(`meshplane needs the network's subnet, the same on every host: ${CREATE_COMMAND}`)
+    if (r.SubPool !== '' && r.SubPool !== r.Pool) throw invalid('--ip-range is not supported: every host allocates from the whole subnet through the cluster-wide IPAM')
+    const cidr = parseSubnet(r.Pool)
+    const clash = this.#c.networks.list().find(n => n.subnet !== cidr.text && overlaps(parseCidr(n.subnet), cidr))
+    if (clash !== undefined) throw conflict(`subnet ${cidr.text} overlaps meshplane network ${clash.name} (${clash.subnet})`)
+    return {
+      PoolID: POOL_ID_PREFIX + cidr.text,
+      Pool: cidr.text,
+      // Docker takes the gateway from here and skips its gateway RequestAddress.
+      Data: { [POOL_GATEWAY_DATA]: `${this.#gatewayOf(cidr)}/${cidr.prefixLen}` }
+    }
+  }
+
+  async requestAddress (r: z.output<typeof RequestAddressRequest>): Promise<unknown> {
+    const cidr = poolSubnet(r.PoolID)
+    if (r.Address !== '' && (!isIPv4(r.Address) || !cidr.contains(r.Address))) throw invalid(`${r.Address} is not an address in ${cidr.text}`)
+    if (r.Options[REQUEST_ADDRESS_TYPE] === GATEWAY_ADDRESS_TYPE) {
+      // `--gateway`: fine when it is (or will be) the network's anycast gateway.
+      const gateway = this.#gatewayOf(cidr)
+      const network = this.#networkBySubnet(cidr)
+      if (r.Address !== '' && r.Address !== gateway && network !== undefined) throw conflict(`the gateway of meshplane network ${network.name} is ${gateway}, not ${r.Address}`)
+      return { Address: `${r.Address !== '' ? r.Address : gateway}/${cidr.prefixLen}`, Data: {} }
+    }
+    const network = this.#networkBySubnet(cidr)
+    if (network === undefined) throw notFound(`no meshplane network has subnet ${cidr.text} (create it with: ${CREATE_COMMAND})`)
+    const owner = `${DOCKER_ALLOCATION_OWNER}:${randomBytes(6).toString('hex')}`
+    let ip = r.Address
+    if (ip === '') {
+      ip = await this.#c.ipam.allocate(network.name, owner)
+    } else {
+      await this.#c.ipam.claim(network.name, ip, owner)
+    }
+    this.#log.debug({ network: network.name, ip }, 'address handed to docker')
+    return { Address: `${ip}/${cidr.prefixLen}`, Data: {} }
+  }
+
+  async releaseAddress (r: z.output<typeof ReleaseAddressRequest>): Promise<unknown> {
+    const cidr = poolSubnet(r.PoolID)
+    if (!isIPv4(r.Address)) throw invalid(`${r.Address} is not an IPv4 address`)
+    const network = this.#networkBySubnet(cidr)
+    // No network: nothing is allocated any more. The gateway was never allocated.
+    if (network === undefined || r.Address === network.gateway) return {}
+    const holder = this.mapping.endpointByAddress(network.name, r.Address)
+    if (holder !== undefined) {
+      // Docker releases an address only after DeleteEndpoint, so an endpoint still holding
+      // it was forgotten by Docker (force-deleted at daemon start without the driver).
+      this.#log.warn({ endpoint: holder[0], ip: r.Address }, 'address released while its endpoint exists: removing the stale endpoint')
+      await this.#removeEndpoint(holder[0], holder[1])
+    }
+    await this.#c.ipam.release(network.name, r.Address)
+    return {}
+  }
+
+  // ---- NetworkDriver: networks ---------------------------------------------------------
+
+  async createNetwork (r: z.output<typeof CreateNetworkRequest>): Promise<unknown> {
+    const generic = (r.Options[GENERIC_OPTIONS] ?? {}) as Record<string, unknown>
+    const name = generic[NETWORK_OPTION]
+    if (typeof name !== 'string' || name === '') throw invalid(`-o ${NETWORK_OPTION}=NAME is required (Docker does not tell drivers the network name): ${CREATE_COMMAND}`)
+    if (r.IPv6Data.length > 0) throw invalid('meshplane networks are IPv4 only: create the Docker network without --ipv6')
+    if (r.IPv4Data.length !== 1) throw invalid(`exactly one IPv4 subnet is needed, got ${r.IPv4Data.length}`)
+    const data = r.IPv4Data[0]!
+    if (data.AddressSpace !== LOCAL_ADDRESS_SPACE && data.AddressSpace !== GLOBAL_ADDRESS_SPACE) {
+      throw invalid(`the network's addresses must come from meshplane's IPAM (another IPAM hands out the same addresses on every host): ${CREATE_COMMAND}`)
+    }
+    const cidr = parseSubnet(data.Pool)
+    const gateway = data.Gateway === '' ? undefined : data.Gateway.split('/')[0]
+    let network = this.#c.networks.get(name)
+    if (network === undefined) {
+      const req: Parameters<DockerPluginComponents['networks']['create']>[0] = { name, subnet: cidr.text }
+      if (gateway !== undefined) req.gateway = gateway
+      const vni = optionalInt(generic, VNI_OPTION)
+      if (vni !== undefined) req.vni = vni
+      const mtu = optionalInt(generic, MTU_OPTION)
+      if (mtu !== undefined) req.mtu = mtu
+      try {
+        network = await this.#c.networks.create(req)
+        this.#log.info({ network: name, subnet: cidr.text, vni: network.vni }, 'created cluster network for docker')
+      } catch (err) {
+        // Created meanwhile (another host's record arrived): join it if it matches.
+        network = this.#c.networks.get(name)
+        if (network === undefined || !isMeshplaneError(err) || err.code !== 'E_CONFLICT') throw err
+      }
+    }
+    if (network.subnet !== cidr.text) throw conflict(`meshplane network ${name} has subnet ${network.subnet}, not ${cidr.text}: use --subnet ${network.subnet}`)
+    if (gateway !== undefined && gateway !== network.gateway) throw conflict(`meshplane network ${name} has gateway ${network.gateway}, not ${gateway}`)
+    await this.mapping.putNetwork(r.NetworkID, { network: name, subnet: network.subnet })
+    this.#log.info({ dockerNetwork: r.NetworkID, network: name }, 'docker network mapped')
+    return {}
+  }
+
+  /** Forgets the mapping only: the cluster network is other hosts' too (`meshplane network rm`). */
+  async deleteNetwork (r: z.output<typeof NetworkRequest>): Promise<unknown> {
+    if (this.mapping.network(r.NetworkID) !== undefined) await this.mapping.deleteNetwork(r.NetworkID)
+    return {}
+  }
+
+  // ---- NetworkDriver: endpoints --------------------------------------------------------
+
+  async createEndpoint (r: z.output<typeof CreateEndpointRequest>): Promise<unknown> {
+    const network = this.#mappedNetwork(r.NetworkID)
+    const cidr = parseCidr(network.subnet)!
+    const address = r.Interface?.Address ?? ''
+    if (address === '') throw invalid('the endpoint has no IPv4 address: use --ipam-driver meshplane')
+    const [ip, len] = address.split('/')
+    if (ip === undefined || !isIPv4(ip) || !cidr.contains(ip) || Number(len) !== cidr.prefixLen) throw invalid(`address ${address} is not in ${network.name} (${network.subnet})`)
+    const givenMac = (r.Interface?.MacAddress ?? '').toLowerCase()
+    if (givenMac !== '' && !MAC_RE.test(givenMac)) throw invalid(`MAC address ${givenMac} is not valid`)
+    const mac = givenMac !== '' ? givenMac : macFromIp(ip)
+    const existing = this.mapping.endpoint(r.EndpointID)
+    if (existing !== undefined && (existing.ipv4 !== ip || existing.network !== network.name)) throw conflict(`endpoint ${r.EndpointID} exists with address ${existing.ipv4} in ${existing.network}`)
+    if (existing === undefined) {
+      await this.mapping.putEndpoint(r.EndpointID, {
+        dockerNetworkId: r.NetworkID, network: network.name, endpointId: r.EndpointID, ipv4: ip, prefixLen: cidr.prefixLen, mac, joined: false
+      })
+    }
+    // Docker accepts only fields it left empty; it then sets this MAC on the interface.
+    return givenMac === '' ? { Interface: { MacAddress: mac } } : {}
+  }
+
+  endpointOperInfo (r: z.output<typeof EndpointRequest>): unknown {
+    const ep = this.#endpoint(r)
+    return { Value: { network: ep.network, ip: ep.ipv4, mac: ep.mac, joined: ep.joined } }
+  }
+
+  async join (r: z.output<typeof JoinRequest>): Promise<unknown> {
+    const ep = this.#endpoint(r)
+    const network = this.#c.networks.get(ep.network)
+    if (network === undefined) throw notFound(`meshplane network ${ep.network} no longer exists`)
+    const veth = await this.#c.dataplane.createEndpointVeth({ network, endpointId: ep.endpointId, ipv4: ep.ipv4, mac: ep.mac, mtu: this.#c.overlayMtu(network) })
+    await this.#c.endpoints.publish(endpointBody(ep, r.EndpointID))
+    if (!ep.joined) await this.mapping.putEndpoint(r.EndpointID, { ...ep, joined: true })
+    this.#log.info({ network: ep.network, endpoint: r.EndpointID, ip: ep.ipv4, veth: veth.hostIfname }, 'docker endpoint joined')
+    return {
+      InterfaceName: { SrcName: veth.peerIfname, DstPrefix: CONTAINER_IFNAME_PREFIX },
+      Gateway: network.gateway,
+      // A gateway is returned, so Docker adds no docker_gwbridge interface.
+      DisableGatewayService: false
+    }
+  }
+
+  async leave (r: z.output<typeof EndpointRequest>): Promise<unknown> {
+    const ep = this.#endpoint(r)
+    // Withdraw first, so remote hosts stop sending before the interface goes. The veth
+    // itself stays until DeleteEndpoint: libnetwork moves it back to the host after Leave.
+    await this.#c.endpoints.withdraw(ep.network, ep.endpointId)
+    if (ep.joined) await this.mapping.putEndpoint(r.EndpointID, { ...ep, joined: false })
+    return {}
+  }
+
+  async deleteEndpoint (r: z.output<typeof EndpointRequest>): Promise<unknown> {
+    const ep = this.mapping.endpoint(r.EndpointID)
+    if (ep !== undefined) await this.#removeEndpoint(r.EndpointID, ep)
+    return {}
+  }
+
+  async #removeEndpoint (dockerEndpointId: string, ep: DockerEndpointEntry): Promise<void> {
+    await this.#c.endpoints.withdraw(ep.network, ep.endpointId)
+    await this.#c.dataplane.removeEndpointVeth({ network: this.#c.networks.get(ep.network) ?? { name: ep.network }, endpointId: ep.endpointId })
+    await this.mapping.deleteEndpoint(dockerEndpointId)
+    this.#log.info({ network: ep.network, endpoint: dockerEndpointId, ip: ep.ipv4 }, 'docker endpoint deleted')
+  }
+
+  // ---- helpers -------------------------------------------------------------------------
+
+  #mappedNetwork (dockerNetworkId: string): NetworkBody {
+    const entry = this.mapping.network(dockerNetworkId)
+    if (entry === undefined) throw notFound(`unknown network id ${dockerNetworkId}: not a meshplane network on this host`)
+    const network = this.#c.networks.get(entry.network)
+    if (network === undefined) throw notFound(`meshplane network ${entry.network} (docker network ${dockerNetworkId}) no longer exists`)
+    return network
+  }
+
+  #endpoint (r: { NetworkID: string, EndpointID: string }): DockerEndpointEntry {
+    const ep = this.mapping.endpoint(r.EndpointID)
+    if (ep === undefined) throw notFound(`unknown endpoint id ${r.EndpointID}`)
+    if (ep.dockerNetworkId !== r.NetworkID) throw notFound(`endpoint ${r.EndpointID} is not in network ${r.NetworkID}`)
+    return ep
+  }
+
+  #networkBySubnet (cidr: Cidr): NetworkBody | undefined {
+    return this.#c.networks.list().find(n => n.subnet === cidr.text)
+  }
+
+  /** The network's anycast gateway, or the one it will get when created (first host). */
+  #gatewayOf (cidr: Cidr): string {
+    return this.#networkBySubnet(cidr)?.gateway ?? intToIp(cidr.firstHost)
+  }
+}
+
+function endpointBody (ep: DockerEndpointEntry, dockerEndpointId: string): EndpointBody {
+  return {
+    network: ep.network,
+    id: ep.endpointId,
+    mac: ep.mac,
+    ipv4: ep.ipv4,
+    ipv6: '',
+    name: `docker:${dockerEndpointId.slice(0, 12)}`,
+    labels: new Map([['docker-endpoint', dockerEndpointId], ['docker-network', ep.dockerNetworkId]])
+  }
+}
+
+function parseSubnet (text: string): Cidr {
+  const cidr = parseCidr(text)
+  if (cidr === undefined) throw invalid(`${JSON.stringify(text)} is not an IPv4 subnet like 10.240.0.0/16`)
+  if (cidr.prefixLen > 30) throw invalid(`subnet ${text} is too small: use /30 or larger`)
+  return cidr
+}
+
+function poolSubnet (poolId: string): Cidr {
+  if (!poolId.startsWith(POOL_ID_PREFIX)) throw notFound(`unknown pool id ${poolId}`)
+  const cidr = parseCidr(poolId.slice(POOL_ID_PREFIX.length))
+  if (cidr === undefined) throw notFound(`unknown pool id ${poolId}`)
+  return cidr
+}
+
+function overlaps (a: Cidr | undefined, b: Cidr): boolean {
+  return a !== undefined && a.base <= b.base + b.size - 1 && b.base <= a.base + a.size - 1
+}
+
+function optionalInt (options: Record<string, unknown>, key: string): number | undefined {
+  const v = options[key]
+  if (v === undefined || v === '') return undefined
+  const n = Number(v)
+  if (!Number.isInteger(n) || n <= 0) throw invalid(`-o ${key}=${String(v)} is not a positive integer`)
+  return n
+}
