@@ -25,7 +25,9 @@
  *     nothing listens) is conclusive and skips the indirect probes, so kill -9 is seen as
  *     unreachable everywhere after ≈ the suspicion time;
  *   - a graceful stop publishes a signed Leave (and the host record says leaving): left at
- *     once; a restart is a new life (the host record's incarnation), alive again.
+ *     once; a restart is a new life (the host record's incarnation), alive again;
+ *   - a starting agent asks its first probe answerer for the hosts it holds unreachable,
+ *     and probes them itself (old deaths are not gossiped again).
  *
  * Why SWIM and not the options next to it:
  *   - signed heartbeats gossiped by every host (what this replaced) cost every host N / T
@@ -63,7 +65,8 @@ export { MemberTable, type Member, type MemberStatus, type PeerLiveness }
  * unreachable everywhere after ≈ 1.5 s (its closed sockets trigger a probe at once), a
  * silent host (power cut, partition) ≈ dead-after after its first failed probe, which
  * comes within about one interval (≤ dead-after + 1 s); a false suspicion must go
- * unrefuted for 1.5 s to become an alarm. */
+ * unrefuted for 1.5 s (two other hosts confirmed it) to 6 s (a lone accuser) to become an
+ * alarm. */
 export const DEFAULT_PROBE_INTERVAL_MS = 500
 export const DEFAULT_DEAD_AFTER_MS = 2500
 /** Helpers asked to probe a host that did not answer (memberlist: IndirectChecks 3). */
@@ -71,7 +74,8 @@ export const INDIRECT_PROBES = 2
 /** Every 4th probe round dials a host this agent is not connected to. */
 export const DIAL_PROBE_EVERY = 4
 /** Dial probes to alive hosts stop once this many times target-peers are connected (a
- * partition drops connections, which restarts them); unreachable hosts are always retried. */
+ * partition drops connections, which restarts them); unreachable hosts are retried with
+ * a backoff (MAX_REDIAL_GAP_MS). */
 const MAX_CONNECTIONS_FACTOR = 3
 /** The longest wait between two dial probes of an unreachable host (a healed partition
  * is noticed within it at worst; usually at once, by the first of many agents to try). */
