@@ -43,7 +43,7 @@ const USAGE = `usage: node dist/bench/attach-convergence.js [N ...] [options]
   --static-ip            give every attach an address (--ip, which the IPAM then claims cluster-wide)
                          instead of letting the host's IPAM allocate one (the default)
   --log-level LEVEL      agent log level (default info)
-  --agent-arg ARG        extra agent flag, repeatable (e.g. --agent-arg=--heartbeat-interval-ms=1000)
+  --agent-arg ARG        extra agent flag, repeatable (e.g. --agent-arg=--probe-interval-ms=1000)
 `
 
 const NETWORK = 'bench'

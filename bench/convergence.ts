@@ -11,13 +11,17 @@
  * (appliedAtMs is the wall-clock time the record's version arrived; on the writer it is
  * the write; all agents share this machine's clock). p50 / p99 / max are over records.
  *
+ * Before the writes, an idle window (--idle-seconds) measures per agent what a quiet
+ * cluster costs (CPU, liveness probes and news, suspicions) and counts false alarms, so
+ * one run at N = 30 gives both figures (the machine is shared; big runs are few).
+ *
  *   npx tsc -b && node_modules/.bin/node dist/bench/convergence.js 10 30
  */
 import { createCluster, type Cluster } from '../test/utils/netns.js'
 import type { TestAgent } from '../test/utils/agents.js'
 import {
-  agentPid, commandLine, flags, fmt, intFlag, intList, log, machine, max, median, meshStatus, MiB, pct, requireRoot,
-  rssBytes, sleepMs, startAgentsBatched, sum, table, waitAllAlive
+  agentPid, commandLine, cpuSeconds, flags, fmt, intFlag, intList, livenessStatus, loadNote, log, machine, max, median, meshStatus, MiB, pct, requireRoot,
+  rssBytes, sleepMs, startAgentsBatched, sum, table, waitAllAlive, type PeerRow
 } from './lib.js'
 
 const USAGE = `usage: node dist/bench/convergence.js [N ...] [options]
@@ -29,6 +33,7 @@ const USAGE = `usage: node dist/bench/convergence.js [N ...] [options]
   --concurrency C        agents started at once (default 6)
   --log-level LEVEL      agent log level (default info)
   --agent-arg ARG        extra agent flag, repeatable (e.g. --agent-arg=--target-peers=8)
+  --idle-seconds S       idle window before the writes (default 30; 0 skips it)
 `
 
 interface RecordRow { id: string, writer: string, lamport: string, appliedAtMs: number | null }
@@ -49,6 +54,50 @@ interface RunResult {
   aliveMs: number
   rssMiB: number[]
   writers: WriterResult[]
+  idle: IdleWindow | undefined
+}
+
+interface IdleWindow {
+  seconds: number
+  cpuPct: number[]
+  probesPerS: number[]
+  newsInPerS: number[]
+  suspicions: number
+  refutations: number
+  falseAlarms: number
+  connections: number[]
+}
+
+/** A quiet window: CPU per agent, liveness traffic, suspicions, and peers seen non-alive
+ * or changing state (false alarms: nobody was stopped). */
+async function idleWindow (agents: TestAgent[], seconds: number): Promise<IdleWindow> {
+  const pids = agents.map(agentPid)
+  const ids = new Set(agents.map(a => a.peerId))
+  const cpu0 = pids.map(cpuSeconds)
+  const l0 = await Promise.all(agents.map(livenessStatus))
+  const t0 = Date.now()
+  await sleepMs(seconds * 1000)
+  const cpu1 = pids.map(cpuSeconds)
+  const l1 = await Promise.all(agents.map(livenessStatus))
+  const s = (Date.now() - t0) / 1000
+  let falseAlarms = 0
+  const connections: number[] = []
+  for (const a of agents) {
+    for (const p of await a.api.call<PeerRow[]>('GET', '/v1/peers')) {
+      if (!p.self && ids.has(p.id) && (p.state !== 'alive' || (p.stateSinceMs ?? 0) >= t0)) falseAlarms++
+    }
+    connections.push((await a.api.call<{ connections: number }>('GET', '/v1/status')).connections)
+  }
+  return {
+    seconds: s,
+    cpuPct: cpu1.map((c, i) => (c - cpu0[i]!) / s * 100),
+    probesPerS: l1.map((x, i) => (x.probesSent + x.indirectProbes - l0[i]!.probesSent - l0[i]!.indirectProbes) / s),
+    newsInPerS: l1.map((x, i) => (x.newsIn - l0[i]!.newsIn) / s),
+    suspicions: sum(l1.map((x, i) => x.suspicionsRaised - l0[i]!.suspicionsRaised)),
+    refutations: sum(l1.map((x, i) => x.refutations - l0[i]!.refutations)),
+    falseAlarms,
+    connections
+  }
 }
 
 async function records (a: TestAgent): Promise<RecordRow[]> {
@@ -106,7 +155,7 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
   return { writer, records: count, perRecord, perPair, viaSync: sum(after) - sum(before), convergedAfterMs }
 }
 
-async function runOne (n: number, opts: { records: number, spacingMs: number, writers: string[], concurrency: number, args: string[] }, runIndex: number): Promise<RunResult> {
+async function runOne (n: number, opts: { records: number, spacingMs: number, writers: string[], concurrency: number, args: string[], idleSeconds: number }, runIndex: number): Promise<RunResult> {
   log(`N=${n}: creating ${n} namespace hosts`)
   const t0 = Date.now()
   let cluster: Cluster | undefined
@@ -121,6 +170,12 @@ async function runOne (n: number, opts: { records: number, spacingMs: number, wr
     const aliveMs = Date.now() - t1
     log(`N=${n}: all alive after another ${aliveMs} ms; letting the mesh settle 5 s`)
     await sleepMs(5000)
+    let idle: IdleWindow | undefined
+    if (opts.idleSeconds > 0) {
+      log(`N=${n}: idle window of ${opts.idleSeconds} s`)
+      idle = await idleWindow(agents, opts.idleSeconds)
+      log(`N=${n}: idle: CPU/agent median ${fmt(median(idle.cpuPct), 2)} %, false alarms ${idle.falseAlarms}, suspicions ${idle.suspicions}`)
+    }
 
     const writers: WriterResult[] = []
     for (const [k, spec] of opts.writers.entries()) {
@@ -132,7 +187,7 @@ async function runOne (n: number, opts: { records: number, spacingMs: number, wr
       await sleepMs(1000)
     }
     const rssMiB = agents.map(a => rssBytes(agentPid(a)) / MiB)
-    return { n, clusterMs, apiUpMs, aliveMs, rssMiB, writers }
+    return { n, clusterMs, apiUpMs, aliveMs, rssMiB, writers, idle }
   } finally {
     log(`N=${n}: tearing down`)
     await cluster?.destroy()
@@ -146,7 +201,8 @@ async function main (): Promise<void> {
     writers: { type: 'string' },
     concurrency: { type: 'string' },
     'log-level': { type: 'string' },
-    'agent-arg': { type: 'string', multiple: true }
+    'agent-arg': { type: 'string', multiple: true },
+    'idle-seconds': { type: 'string' }
   }, USAGE)
   requireRoot()
   const sizes = intList(positionals, [10, 30], 'N')
@@ -158,12 +214,14 @@ async function main (): Promise<void> {
   const extra = ((values as Record<string, unknown>)['agent-arg'] as string[] | undefined) ?? []
   const args = ['--log-level', String(values['log-level'] ?? 'info'), ...extra]
 
+  const idleSeconds = intFlag(values['idle-seconds'], 30, 'idle-seconds')
+  const loadBefore = loadNote()
   const results: RunResult[] = []
-  for (const [i, n] of sizes.entries()) results.push(await runOne(n, { records: recordsPer, spacingMs, writers: writerSpecs, concurrency, args }, i))
+  for (const [i, n] of sizes.entries()) results.push(await runOne(n, { records: recordsPer, spacingMs, writers: writerSpecs, concurrency, args, idleSeconds }, i))
 
   const out: string[] = []
   out.push(`\nRecord propagation (meshplane agent core), ${new Date().toISOString()}`)
-  out.push(`machine: ${machine()}`)
+  out.push(`machine: ${machine()}; ${loadBefore} at start, ${loadNote()} at end`)
   out.push(`command: ${commandLine('convergence.js')}`)
   out.push(`agent args: ${args.join(' ')}; ${recordsPer} network records per writer, one every ${spacingMs} ms`)
   out.push('propagation of a record = max over agents of (appliedAtMs there − appliedAtMs on the writer); percentiles over records (nearest rank)\n')
@@ -183,6 +241,17 @@ async function main (): Promise<void> {
       fmt(median(r.rssMiB)), fmt(max(r.rssMiB)), fmt(sum(r.rssMiB))
     ])))
   out.push(`(agents started ${concurrency} at a time; RSS sampled after the writes)\n`)
+  const idles = results.filter(r => r.idle !== undefined)
+  if (idles.length > 0) {
+    out.push(table(
+      ['N', 'idle window s', 'CPU/agent median %', 'CPU/agent max %', 'CPU all agents %', 'probes sent/s per agent', 'liveness news in/s per agent', 'suspicions', 'refuted', 'false alarms', 'connections median'],
+      idles.map(r => {
+        const w = r.idle!
+        return [r.n, fmt(w.seconds, 0), fmt(median(w.cpuPct), 2), fmt(max(w.cpuPct), 2), fmt(sum(w.cpuPct), 0), fmt(median(w.probesPerS), 2), fmt(median(w.newsInPerS), 3),
+          w.suspicions, w.refutations, w.falseAlarms, fmt(median(w.connections))]
+      })))
+    out.push('(idle window before the writes; false alarms = (agent, peer) pairs seen non-alive or changing state in the window, nobody being stopped)\n')
+  }
   const n30 = results.find(r => r.n === 30)
   const seed30 = n30?.writers.find(w => w.writer === 0)
   if (seed30 !== undefined) {

@@ -196,11 +196,21 @@ export async function waitAllAlive (agents: TestAgent[], timeoutMs: number): Pro
 
 export interface PeerRow { id: string, address: string, state: string, self: boolean, stateSinceMs: number | null }
 
-export interface MeshStatus { heartbeatsIn: number, gossipAccepted: number, syncRounds: number, syncBytes: number, syncRecordsIn: number }
+export interface MeshStatus { gossipAccepted: number, syncRounds: number, syncBytes: number, syncRecordsIn: number, livenessNewsOut: number, probesServed: number }
 
 export async function meshStatus (a: TestAgent): Promise<MeshStatus> {
   const s = await a.api.call<{ mesh: MeshStatus }>('GET', '/v1/status')
   return s.mesh
+}
+
+export interface LivenessStatus {
+  probesSent: number, probesFailed: number, indirectProbes: number, probesAnswered: number,
+  suspicionsRaised: number, suspicionsHeard: number, refutations: number, newsIn: number
+}
+
+export async function livenessStatus (a: TestAgent): Promise<LivenessStatus> {
+  const s = await a.api.call<{ liveness: LivenessStatus }>('GET', '/v1/status')
+  return s.liveness
 }
 
 // ---- context -----------------------------------------------------------------------------

@@ -86,15 +86,26 @@ test('an agent with the wrong cluster key is never connected; forged and garbage
     t.deepEqual((await outsider.peers()).map(p => p.id), [outsider.peerId], 'the outsider learned of nobody')
     t.is((await outsider.api.call<{ connections: number }>('GET', '/v1/status')).connections, 0)
 
-    // a member with the right key publishes garbage, a record owned by another host, and an oversized message
+    // a member with the right key publishes garbage, a record owned by another host, an
+    // oversized message, a false suspicion of the victim, and a leave and an alive about it
     const before = await seed.peers()
+    const victimRow = before.find(p => p.id === other.peerId) as unknown as { startedAt: string, stateSinceMs: number }
+    const victimLife = String(new Date(victimRow.startedAt).getTime())
     const rogue = cluster.spawn(cluster.hosts[3]!, [process.execPath, join(REPO, 'dist/test/utils/rogue-peer.js'),
-      seed.opts.keyFile, seed.seed, other.peerId, '3000'], { label: 'rogue' })
+      seed.opts.keyFile, seed.seed, other.peerId, '3000', victimLife], { label: 'rogue' })
     const exit = await rogue.exited
     t.is(exit.code, 0, rogue.output())
     t.regex(rogue.output(), /forged-owner/)
+    t.regex(rogue.output(), /false-suspicion/)
     const status = await seed.api.call<{ mesh: { gossipRejected: number } }>('GET', '/v1/status')
-    t.true(status.mesh.gossipRejected >= 2, `the seed rejected the forged messages (${status.mesh.gossipRejected})`)
+    t.true(status.mesh.gossipRejected >= 4, `the seed rejected the forged messages (${status.mesh.gossipRejected})`)
+    // the false suspicion was refuted by the victim: it never stopped being alive anywhere
+    const victimStatus = await other.api.call<{ liveness: { refutations: number } }>('GET', '/v1/status')
+    t.true(victimStatus.liveness.refutations >= 1, 'the victim refuted the suspicion')
+    await sleep(3000) // longer than the suspicion time: an unrefuted suspicion would have become unreachable by now
+    const victimNow = (await seed.peers()).find(p => p.id === other.peerId) as unknown as { state: string, stateSinceMs: number }
+    t.is(victimNow.state, 'alive', 'a false suspicion, a forged leave and a forged alive change nothing')
+    t.is(victimNow.stateSinceMs, victimRow.stateSinceMs, 'the victim never changed state on the seed')
     const after = await seed.peers()
     t.deepEqual(after.find(p => p.id === other.peerId)?.address, before.find(p => p.id === other.peerId)?.address,
       'the victim\'s host record is untouched')
@@ -130,8 +141,18 @@ test.serial('kill -9 is seen as unreachable within dead-after + 1 s everywhere; 
     t.true(leftMs <= 1000, `left in ${leftMs} ms`)
     t.is((await stopped.proc!.exited).code, 0, 'SIGTERM exits cleanly')
 
-    await killed.start()
+    // the stopped host comes back while the killed one is still dead: nobody gossips that
+    // old death again, yet the returning agent must not show it alive (it learns it from
+    // its first probe answer and checks for itself)
     await stopped.start()
+    const backAt = Date.now()
+    await waitFor(async () => await stopped.stateOf(killed.peerId) === 'unreachable',
+      { timeoutMs: 10_000, intervalMs: 50, what: 'the returning agent to see the dead host unreachable' })
+    const learnedMs = Date.now() - backAt
+    t.log(`a returning agent saw the dead host unreachable ${learnedMs} ms after its API was up`)
+    t.true(learnedMs <= 2500 + 1000, `learned in ${learnedMs} ms`)
+
+    await killed.start()
     await waitForPeers(agents, 'alive')
   })
 })

@@ -1,37 +1,121 @@
 import test from 'ava'
-import { LivenessTracker } from '@meshplane/agent/liveness/tracker.js'
+import { MemberTable } from '@meshplane/agent/liveness/members.js'
 import type { HostBody } from '@meshplane/agent/state/types.js'
 
 const host = (incarnation: bigint, leaving = false): HostBody => ({
   underlayIp: '10.77.0.2', vxlanPort: 4789, agentVersion: 't', startedAtMs: incarnation, incarnation, leaving, multiaddrs: []
 })
 
-test('alive while beats arrive, unreachable after dead-after of silence, alive again on a beat', t => {
+function table (suspicionMs = 2000): { t: MemberTable, advance: (ms: number) => void } {
   let now = 1000
-  const tr = new LivenessTracker({ selfId: 'me', deadAfterMs: 2500, now: () => now })
-  t.is(tr.liveness('p', host(1n)).state, 'unreachable', 'never heard of')
-  tr.heard('p', { incarnation: 1n, counter: 1n, leaving: false })
-  t.is(tr.liveness('p', host(1n)).state, 'alive')
-  now += 2499
-  t.is(tr.liveness('p', host(1n)).state, 'alive')
-  now += 2
-  t.is(tr.liveness('p', host(1n)).state, 'unreachable')
-  tr.heard('p', { incarnation: 1n, counter: 2n, leaving: false })
-  t.is(tr.liveness('p', host(1n)).state, 'alive')
-  t.is(tr.liveness('me', undefined).state, 'alive', 'self is always alive')
+  return { t: new MemberTable({ selfId: 'me', suspicionMs, now: () => now }), advance: ms => { now += ms } }
+}
+
+test('a host known from its record is alive; never heard of is unreachable; self is always alive', t => {
+  const { t: tb } = table()
+  t.is(tb.liveness('p').state, 'unreachable', 'never heard of')
+  tb.host('p', host(1n))
+  t.is(tb.liveness('p').state, 'alive')
+  t.is(tb.liveness('me').state, 'alive')
+  t.false(tb.host('me', host(1n)), 'self is not a member')
 })
 
-test('a leaving beat or record means left at once; a new incarnation is alive again', t => {
+test('an unrefuted suspicion becomes unreachable after the suspicion time; suspect is shown alive', t => {
+  const { t: tb, advance } = table(2000)
+  tb.host('p', host(1n))
+  t.true(tb.suspect('p', 1n, 0n, 'q'))
+  t.is(tb.get('p')?.status, 'suspect')
+  t.is(tb.liveness('p').state, 'alive', 'a suspicion is a question, not a verdict')
+  advance(1999)
+  t.deepEqual(tb.expire(), [])
+  advance(1)
+  t.deepEqual(tb.expire(), ['p'])
+  t.is(tb.liveness('p').state, 'unreachable')
+})
+
+test('refutation: only a higher seq of the same life clears a suspicion, also after it became unreachable', t => {
+  const { t: tb, advance } = table(2000)
+  tb.host('p', host(1n))
+  tb.suspect('p', 1n, 0n, 'q')
+  t.false(tb.alive('p', 1n, 0n), 'the same seq does not refute')
+  t.is(tb.get('p')?.status, 'suspect')
+  t.true(tb.alive('p', 1n, 1n), 'a higher seq refutes')
+  t.is(tb.get('p')?.status, 'alive')
+  t.false(tb.suspect('p', 1n, 0n, 'q'), 'a stale suspicion (older seq) is ignored')
+  t.is(tb.get('p')?.status, 'alive')
+  tb.suspect('p', 1n, 1n, 'q')
+  advance(2000)
+  tb.expire()
+  t.is(tb.liveness('p').state, 'unreachable')
+  t.true(tb.alive('p', 1n, 2n), 'back from a partition: refutes with a higher seq')
+  t.is(tb.liveness('p').state, 'alive')
+})
+
+test('Lifeguard: a lone accuser gets the longest suspicion; confirmations shorten it to the minimum', t => {
   let now = 0
-  const tr = new LivenessTracker({ selfId: 'me', deadAfterMs: 2500, now: () => now })
-  tr.heard('p', { incarnation: 1n, counter: 1n, leaving: false })
-  tr.heard('p', { incarnation: 1n, counter: 2n, leaving: true })
-  t.is(tr.liveness('p', host(1n)).state, 'left')
-  t.is(tr.liveness('q', host(1n, true)).state, 'left', 'a leaving record alone')
-  now += 100
-  tr.heard('p', { incarnation: 2n, counter: 1n, leaving: false })
-  t.is(tr.liveness('p', host(1n, true)).state, 'alive', 'restarted before its new record arrived')
-  t.is(tr.liveness('p', host(2n)).state, 'alive')
-  tr.heard('p', { incarnation: 1n, counter: 3n, leaving: true })
-  t.is(tr.liveness('p', host(2n)).state, 'alive', 'a late beat from the old life is ignored')
+  const tb = new MemberTable({ selfId: 'me', suspicionMs: 1500, suspicionMaxMs: 6000, now: () => now })
+  t.is(tb.suspicionTimeoutMs(1, 2), 6000)
+  t.is(tb.suspicionTimeoutMs(2, 2), 3161)
+  t.is(tb.suspicionTimeoutMs(3, 2), 1500)
+  t.is(tb.suspicionTimeoutMs(1, 0), 1500, 'a small cluster expects no confirmations')
+  tb.host('p', host(1n))
+  tb.host('q', host(1n))
+  tb.suspect('p', 1n, 0n, 'a')
+  tb.suspect('q', 1n, 0n, 'a')
+  tb.suspect('q', 1n, 0n, 'a')
+  t.is(tb.get('q')?.suspecters.size, 1, 'the same accuser twice is one accuser')
+  tb.suspect('q', 1n, 0n, 'b')
+  tb.suspect('q', 1n, 0n, 'c')
+  now += 1500
+  t.deepEqual(tb.expire(2), ['q'], 'three accusers: unreachable after the minimum')
+  now += 4499
+  t.deepEqual(tb.expire(2), [])
+  now += 1
+  t.deepEqual(tb.expire(2), ['p'], 'one accuser: after the maximum')
+  tb.alive('p', 1n, 1n)
+  t.is(tb.get('p')?.suspecters.size, 0, 'a refutation clears the accusers')
+})
+
+test('a suspicion about an unknown host is ignored (no made-up members)', t => {
+  const { t: tb } = table()
+  t.false(tb.suspect('ghost', 1n, 0n, 'q'))
+  t.is(tb.get('ghost'), undefined)
+})
+
+test('leave is final for its life; a new life (restart) is alive again; old-life news is ignored', t => {
+  const { t: tb } = table()
+  tb.host('p', host(1n))
+  t.true(tb.leave('p', 1n))
+  t.is(tb.liveness('p').state, 'left')
+  t.false(tb.alive('p', 1n, 5n), 'no refutation of a leave')
+  t.false(tb.suspect('p', 1n, 5n, 'q'))
+  t.is(tb.liveness('p').state, 'left')
+  t.true(tb.host('p', host(2n)), 'the restarted host\'s new record')
+  t.is(tb.liveness('p').state, 'alive')
+  t.false(tb.leave('p', 1n), 'a late leave of the old life')
+  t.false(tb.suspect('p', 1n, 9n, 'q'), 'a late suspicion of the old life')
+  t.is(tb.liveness('p').state, 'alive')
+  t.true(tb.host('p', host(2n, true)), 'the leaving record of the current life')
+  t.is(tb.liveness('p').state, 'left')
+})
+
+test('a new life learned from a probe answer or news before its host record is alive', t => {
+  const { t: tb } = table()
+  tb.host('p', host(1n))
+  tb.leave('p', 1n)
+  t.true(tb.alive('p', 2n, 0n))
+  t.is(tb.liveness('p').state, 'alive')
+  t.false(tb.host('p', host(1n, true)), 'the old leaving record arriving late changes nothing')
+  t.is(tb.liveness('p').state, 'alive')
+})
+
+test('first-hand signs of life set lastSeenMs; second-hand answers do not', t => {
+  const { t: tb, advance } = table()
+  tb.host('p', host(1n))
+  t.is(tb.liveness('p').lastSeenMs, undefined)
+  advance(10)
+  tb.alive('p', 1n, 0n, false)
+  t.is(tb.liveness('p').lastSeenMs, undefined)
+  tb.seen('p')
+  t.is(tb.liveness('p').lastSeenMs, 1010)
 })

@@ -126,7 +126,7 @@ export class Agent implements AgentView {
     })
     if (cfg.join.length > 0) await this.#store.putMeta('seeds', this.#mesh.seeds())
     this.#liveness = new Liveness({ mesh: this.#mesh, state: this.#state, logger: log },
-      { incarnation: BigInt(this.#startedAtMs), heartbeatIntervalMs: cfg['heartbeat-interval-ms'], deadAfterMs: cfg['dead-after-ms'] })
+      { incarnation: BigInt(this.#startedAtMs), probeIntervalMs: cfg['probe-interval-ms'], deadAfterMs: cfg['dead-after-ms'], targetPeers: cfg['target-peers'] })
     this.#api = buildApiApp(this, log)
     await listenOnSocket(this.#api, cfg['api-socket'])
     if (this.#metrics !== undefined) {
@@ -168,9 +168,9 @@ export class Agent implements AgentView {
       if (this.#mesh !== undefined && this.#liveness !== undefined) {
         this.#liveness.stop()
         // Tell peers first, while the mesh is still up: the leaving record (kept, so late
-        // and returning peers learn it by sync) and a leaving beat (fast path).
+        // and returning peers learn it by sync) and a leaving news (fast path).
         await this.#writeHostRecord(true)
-        await this.#liveness.beat(true)
+        await this.#liveness.announceLeaving()
         await new Promise(resolve => setTimeout(resolve, 150))
       }
     } catch (err) {
@@ -334,7 +334,8 @@ export class Agent implements AgentView {
       endpoints: { local: endpoints.filter(e => e.key.startsWith(this.#peerId + '/')).length, total: endpoints.length },
       records: this.#state.countByKind(),
       clock: this.#state.clock.toString(),
-      mesh: { ...this.#mesh.counters, heartbeatsIn: this.#liveness.heartbeatsIn },
+      mesh: this.#mesh.counters,
+      liveness: this.#liveness.counters,
       deadAfterMs: this.#liveness.deadAfterMs,
       dataplane: dataplaneSummary(this.#dataplane.status()),
       metrics: this.#metrics?.address() ?? null,

@@ -27,7 +27,7 @@ export const AgentConfigSchema = z.strictObject({
   'metrics-addr': hostPort.optional(),
   'log-level': z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { error: 'must be one of trace, debug, info, warn, error, fatal, silent' }).default('info'),
   'vxlan-port': z.coerce.number({ error: 'must be a UDP port (1-65535)' }).int({ error: 'must be a UDP port (1-65535)' }).min(1, { error: 'must be a UDP port (1-65535)' }).max(65535, { error: 'must be a UDP port (1-65535)' }).default(4789),
-  'heartbeat-interval-ms': ms.default(500),
+  'probe-interval-ms': ms.default(500),
   'dead-after-ms': ms.default(2500),
   'sync-interval-ms': ms.default(10_000),
   'resync-interval-ms': ms.default(5_000),
@@ -100,8 +100,8 @@ export function loadAgentConfig (flags: AgentConfigInput, configFile: string | u
   }
   const cfg = result.data
   // Liveness needs several beats per dead-after period, or every host flaps.
-  if (cfg['heartbeat-interval-ms'] * 2 > cfg['dead-after-ms']) {
-    throw new MeshplaneError('E_CONFIG', `invalid configuration: dead-after-ms (${cfg['dead-after-ms']}) must be at least twice heartbeat-interval-ms (${cfg['heartbeat-interval-ms']})`)
+  if (cfg['probe-interval-ms'] * 2 > cfg['dead-after-ms']) {
+    throw new MeshplaneError('E_CONFIG', `invalid configuration: dead-after-ms (${cfg['dead-after-ms']}) must be at least twice probe-interval-ms (${cfg['probe-interval-ms']})`)
   }
   return cfg
 }

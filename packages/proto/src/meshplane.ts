@@ -2677,18 +2677,20 @@ export namespace IpamResponse {
   }
 }
 
-export interface Heartbeat {
+export interface Probe {
   incarnation: bigint
-  counter: bigint
-  leaving: boolean
+  seq: bigint
+  suspect: boolean
+  relayTo: string
+  wantView: boolean
 }
 
-export namespace Heartbeat {
-  let _codec: Codec<Heartbeat>
+export namespace Probe {
+  let _codec: Codec<Probe>
 
-  export const codec = (): Codec<Heartbeat> => {
+  export const codec = (): Codec<Probe> => {
     if (_codec == null) {
-      _codec = message<Heartbeat>((obj, w, opts = {}) => {
+      _codec = message<Probe>((obj, w, opts = {}) => {
         if (opts.lengthDelimited !== false) {
           w.fork()
         }
@@ -2698,14 +2700,24 @@ export namespace Heartbeat {
           w.uint64(obj.incarnation)
         }
 
-        if ((obj.counter != null && obj.counter !== 0n)) {
+        if ((obj.seq != null && obj.seq !== 0n)) {
           w.uint32(16)
-          w.uint64(obj.counter)
+          w.uint64(obj.seq)
         }
 
-        if ((obj.leaving != null && obj.leaving !== false)) {
+        if ((obj.suspect != null && obj.suspect !== false)) {
           w.uint32(24)
-          w.bool(obj.leaving)
+          w.bool(obj.suspect)
+        }
+
+        if ((obj.relayTo != null && obj.relayTo !== '')) {
+          w.uint32(34)
+          w.string(obj.relayTo)
+        }
+
+        if ((obj.wantView != null && obj.wantView !== false)) {
+          w.uint32(40)
+          w.bool(obj.wantView)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -2714,8 +2726,10 @@ export namespace Heartbeat {
       }, (reader, length, opts = {}) => {
         const obj: any = {
           incarnation: 0n,
-          counter: 0n,
-          leaving: false
+          seq: 0n,
+          suspect: false,
+          relayTo: '',
+          wantView: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2729,11 +2743,19 @@ export namespace Heartbeat {
               break
             }
             case 2: {
-              obj.counter = reader.uint64()
+              obj.seq = reader.uint64()
               break
             }
             case 3: {
-              obj.leaving = reader.bool()
+              obj.suspect = reader.bool()
+              break
+            }
+            case 4: {
+              obj.relayTo = reader.string()
+              break
+            }
+            case 5: {
+              obj.wantView = reader.bool()
               break
             }
             default: {
@@ -2760,14 +2782,28 @@ export namespace Heartbeat {
             }
             case 2: {
               yield {
-                field: `${prefix}.counter`,
+                field: `${prefix}.seq`,
                 value: reader.uint64()
               }
               break
             }
             case 3: {
               yield {
-                field: `${prefix}.leaving`,
+                field: `${prefix}.suspect`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.relayTo`,
+                value: reader.string()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.wantView`,
                 value: reader.bool()
               }
               break
@@ -2784,31 +2820,546 @@ export namespace Heartbeat {
     return _codec
   }
 
-  export interface HeartbeatIncarnationFieldEvent {
+  export interface ProbeIncarnationFieldEvent {
     field: '$.incarnation'
     value: bigint
   }
 
-  export interface HeartbeatCounterFieldEvent {
-    field: '$.counter'
+  export interface ProbeSeqFieldEvent {
+    field: '$.seq'
     value: bigint
   }
 
-  export interface HeartbeatLeavingFieldEvent {
-    field: '$.leaving'
+  export interface ProbeSuspectFieldEvent {
+    field: '$.suspect'
     value: boolean
   }
 
-  export function encode (obj: Partial<Heartbeat>): Uint8Array<ArrayBuffer> {
-    return encodeMessage(obj, Heartbeat.codec())
+  export interface ProbeRelayToFieldEvent {
+    field: '$.relayTo'
+    value: string
   }
 
-  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Heartbeat {
-    return decodeMessage(buf, Heartbeat.codec(), opts)
+  export interface ProbeWantViewFieldEvent {
+    field: '$.wantView'
+    value: boolean
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatIncarnationFieldEvent | HeartbeatCounterFieldEvent | HeartbeatLeavingFieldEvent> {
-    return streamMessage(buf, Heartbeat.codec(), opts)
+  export function encode (obj: Partial<Probe>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Probe.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Probe>): Probe {
+    return decodeMessage(buf, Probe.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Probe>): Generator<ProbeIncarnationFieldEvent | ProbeSeqFieldEvent | ProbeSuspectFieldEvent | ProbeRelayToFieldEvent | ProbeWantViewFieldEvent> {
+    return streamMessage(buf, Probe.codec(), opts)
+  }
+}
+
+export interface ProbeAck {
+  ok: boolean
+  incarnation: bigint
+  seq: bigint
+  unreachable: ViewEntry[]
+}
+
+export namespace ProbeAck {
+  let _codec: Codec<ProbeAck>
+
+  export const codec = (): Codec<ProbeAck> => {
+    if (_codec == null) {
+      _codec = message<ProbeAck>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.ok != null && obj.ok !== false)) {
+          w.uint32(8)
+          w.bool(obj.ok)
+        }
+
+        if ((obj.incarnation != null && obj.incarnation !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.incarnation)
+        }
+
+        if ((obj.seq != null && obj.seq !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.seq)
+        }
+
+        if (obj.unreachable != null && obj.unreachable.length > 0) {
+          for (const value of obj.unreachable) {
+            w.uint32(34)
+            ViewEntry.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          ok: false,
+          incarnation: 0n,
+          seq: 0n,
+          unreachable: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.ok = reader.bool()
+              break
+            }
+            case 2: {
+              obj.incarnation = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.seq = reader.uint64()
+              break
+            }
+            case 4: {
+              if (opts.limits?.unreachable != null && obj.unreachable.length === opts.limits.unreachable) {
+                throw new MaxLengthError('Decode error - repeated field "unreachable" had too many elements')
+              }
+
+              obj.unreachable.push(ViewEntry.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.unreachable$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          unreachable: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.ok`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.incarnation`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.seq`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              if (opts.limits?.unreachable != null && obj.unreachable === opts.limits.unreachable) {
+                throw new MaxLengthError('Streaming decode error - repeated field "unreachable" had too many elements')
+              }
+
+              for (const evt of ViewEntry.codec().stream(reader, reader.uint32(), `${prefix}.unreachable[]`, {
+                limits: opts.limits?.unreachable$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.unreachable
+                }
+              }
+
+              obj.unreachable++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ProbeAckOkFieldEvent {
+    field: '$.ok'
+    value: boolean
+  }
+
+  export interface ProbeAckIncarnationFieldEvent {
+    field: '$.incarnation'
+    value: bigint
+  }
+
+  export interface ProbeAckSeqFieldEvent {
+    field: '$.seq'
+    value: bigint
+  }
+
+  export interface ProbeAckUnreachablePeerFieldEvent {
+    field: '$.unreachable[].peer'
+    value: string
+    index: number
+  }
+
+  export interface ProbeAckUnreachableIncarnationFieldEvent {
+    field: '$.unreachable[].incarnation'
+    value: bigint
+    index: number
+  }
+
+  export interface ProbeAckUnreachableSeqFieldEvent {
+    field: '$.unreachable[].seq'
+    value: bigint
+    index: number
+  }
+
+  export function encode (obj: Partial<ProbeAck>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ProbeAck.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProbeAck>): ProbeAck {
+    return decodeMessage(buf, ProbeAck.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProbeAck>): Generator<ProbeAckOkFieldEvent | ProbeAckIncarnationFieldEvent | ProbeAckSeqFieldEvent | ProbeAckUnreachablePeerFieldEvent | ProbeAckUnreachableIncarnationFieldEvent | ProbeAckUnreachableSeqFieldEvent> {
+    return streamMessage(buf, ProbeAck.codec(), opts)
+  }
+}
+
+export interface ViewEntry {
+  peer: string
+  incarnation: bigint
+  seq: bigint
+}
+
+export namespace ViewEntry {
+  let _codec: Codec<ViewEntry>
+
+  export const codec = (): Codec<ViewEntry> => {
+    if (_codec == null) {
+      _codec = message<ViewEntry>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.peer != null && obj.peer !== '')) {
+          w.uint32(10)
+          w.string(obj.peer)
+        }
+
+        if ((obj.incarnation != null && obj.incarnation !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.incarnation)
+        }
+
+        if ((obj.seq != null && obj.seq !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.seq)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          peer: '',
+          incarnation: 0n,
+          seq: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.peer = reader.string()
+              break
+            }
+            case 2: {
+              obj.incarnation = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.seq = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.peer`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.incarnation`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.seq`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ViewEntryPeerFieldEvent {
+    field: '$.peer'
+    value: string
+  }
+
+  export interface ViewEntryIncarnationFieldEvent {
+    field: '$.incarnation'
+    value: bigint
+  }
+
+  export interface ViewEntrySeqFieldEvent {
+    field: '$.seq'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<ViewEntry>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ViewEntry.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ViewEntry>): ViewEntry {
+    return decodeMessage(buf, ViewEntry.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ViewEntry>): Generator<ViewEntryPeerFieldEvent | ViewEntryIncarnationFieldEvent | ViewEntrySeqFieldEvent> {
+    return streamMessage(buf, ViewEntry.codec(), opts)
+  }
+}
+
+export enum NewsKind {
+  NEWS_ALIVE = 'NEWS_ALIVE',
+  NEWS_SUSPECT = 'NEWS_SUSPECT',
+  NEWS_LEAVE = 'NEWS_LEAVE'
+}
+
+enum __NewsKindValues {
+  NEWS_ALIVE = 0,
+  NEWS_SUSPECT = 1,
+  NEWS_LEAVE = 2
+}
+
+export namespace NewsKind {
+  export const codec = (): Codec<NewsKind> => {
+    return enumeration<NewsKind>(__NewsKindValues)
+  }
+}
+
+export interface LivenessNews {
+  kind: NewsKind
+  peer: string
+  incarnation: bigint
+  seq: bigint
+}
+
+export namespace LivenessNews {
+  let _codec: Codec<LivenessNews>
+
+  export const codec = (): Codec<LivenessNews> => {
+    if (_codec == null) {
+      _codec = message<LivenessNews>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.kind != null && __NewsKindValues[obj.kind] !== 0) {
+          w.uint32(8)
+          NewsKind.codec().encode(obj.kind, w)
+        }
+
+        if ((obj.peer != null && obj.peer !== '')) {
+          w.uint32(18)
+          w.string(obj.peer)
+        }
+
+        if ((obj.incarnation != null && obj.incarnation !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.incarnation)
+        }
+
+        if ((obj.seq != null && obj.seq !== 0n)) {
+          w.uint32(32)
+          w.uint64(obj.seq)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          kind: NewsKind.NEWS_ALIVE,
+          peer: '',
+          incarnation: 0n,
+          seq: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.kind = NewsKind.codec().decode(reader)
+              break
+            }
+            case 2: {
+              obj.peer = reader.string()
+              break
+            }
+            case 3: {
+              obj.incarnation = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.seq = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.kind`,
+                value: NewsKind.codec().decode(reader)
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.peer`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.incarnation`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.seq`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface LivenessNewsKindFieldEvent {
+    field: '$.kind'
+    value: NewsKind
+  }
+
+  export interface LivenessNewsPeerFieldEvent {
+    field: '$.peer'
+    value: string
+  }
+
+  export interface LivenessNewsIncarnationFieldEvent {
+    field: '$.incarnation'
+    value: bigint
+  }
+
+  export interface LivenessNewsSeqFieldEvent {
+    field: '$.seq'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<LivenessNews>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, LivenessNews.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LivenessNews>): LivenessNews {
+    return decodeMessage(buf, LivenessNews.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LivenessNews>): Generator<LivenessNewsKindFieldEvent | LivenessNewsPeerFieldEvent | LivenessNewsIncarnationFieldEvent | LivenessNewsSeqFieldEvent> {
+    return streamMessage(buf, LivenessNews.codec(), opts)
   }
 }
 

@@ -52,8 +52,8 @@ export function buildProgram (): Command {
     .option('--metrics-addr <host:port>', 'serve Prometheus metrics here')
     .option('--config <file>', 'JSON config file (env MESHPLANE_CONFIG)')
     .option('--log-level <level>', 'trace|debug|info|warn|error')
-    .option('--dead-after-ms <ms>', 'silence after which a host is unreachable')
-    .option('--heartbeat-interval-ms <ms>', 'liveness beat interval')
+    .option('--dead-after-ms <ms>', 'a host that fails its probes is unreachable after this (default 2500)')
+    .option('--probe-interval-ms <ms>', 'liveness: probe one host this often (default 500)')
     .option('--sync-interval-ms <ms>', 'anti-entropy interval')
     .option('--resync-interval-ms <ms>', 'kernel resync interval')
     .option('--vxlan-port <port>', 'VXLAN UDP port (default 4789)')
@@ -72,7 +72,7 @@ export function buildProgram (): Command {
         'metrics-addr': opts.metricsAddr,
         'log-level': opts.logLevel,
         'dead-after-ms': opts.deadAfterMs,
-        'heartbeat-interval-ms': opts.heartbeatIntervalMs,
+        'probe-interval-ms': opts.probeIntervalMs,
         'sync-interval-ms': opts.syncIntervalMs,
         'resync-interval-ms': opts.resyncIntervalMs,
         'vxlan-port': opts.vxlanPort,

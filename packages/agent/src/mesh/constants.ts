@@ -1,6 +1,9 @@
 export const RECORDS_TOPIC = '/meshplane/records/1'
-export const HEARTBEAT_TOPIC = '/meshplane/heartbeat/1'
+/** Liveness news (suspicions, refutations, leaving): published only when something changes. */
+export const LIVENESS_TOPIC = '/meshplane/liveness/1'
 export const SYNC_PROTOCOL = '/meshplane/sync/1.0.0'
+/** Liveness probes (direct and indirect), one request and one answer per stream. */
+export const PROBE_PROTOCOL = '/meshplane/probe/1.0.0'
 
 /** Anti-entropy with one random peer this often, besides the sync on every new connection
  * (serf's push-pull runs every 30 s; ours is cheap when in sync: one 2 KiB digest). */
@@ -21,4 +24,9 @@ export const MAX_REDIAL_BACKOFF_MS = 30_000
  * endpoints is ~20 MB); larger states are still correct, they just take several rounds. */
 export const SYNC_MAX_MESSAGE_BYTES = 64 << 20
 export const SYNC_TIMEOUT_MS = 15_000
-export const MAX_HEARTBEAT_BYTES = 64
+/** A LivenessNews or a Probe is a peer id (~52 bytes) and three integers. */
+export const MAX_LIVENESS_BYTES = 160
+/** A probe answer may carry the answerer's unreachable hosts (for a starting agent): at
+ * most this many, ~70 bytes each. */
+export const MAX_VIEW_ENTRIES = 4096
+export const MAX_PROBE_ACK_BYTES = 512 * 1024

@@ -18,14 +18,15 @@ import { preSharedKey } from '@libp2p/pnet'
 import { gossipsub, TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
 import { createTopicScoreParams } from '@libp2p/gossipsub/score'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import type { PrivateKey, PeerId, Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { pbStream } from '@libp2p/utils'
+import type { PrivateKey, PeerId, Connection, Stream } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import { Heartbeat } from '@meshplane/proto'
+import { LivenessNews, NewsKind, Probe, ProbeAck } from '@meshplane/proto'
 import { openRecord, type ClusterState, type OpenedRecord, type RecordChange } from '../state/index.js'
 import {
-  RECORDS_TOPIC, HEARTBEAT_TOPIC, SYNC_PROTOCOL, DEFAULT_SYNC_INTERVAL_MS, DEFAULT_TARGET_PEERS,
-  REDIAL_TICK_MS, MIN_REDIAL_BACKOFF_MS, MAX_REDIAL_BACKOFF_MS, MAX_HEARTBEAT_BYTES
+  RECORDS_TOPIC, LIVENESS_TOPIC, SYNC_PROTOCOL, PROBE_PROTOCOL, DEFAULT_SYNC_INTERVAL_MS, DEFAULT_TARGET_PEERS,
+  REDIAL_TICK_MS, MIN_REDIAL_BACKOFF_MS, MAX_REDIAL_BACKOFF_MS, MAX_LIVENESS_BYTES, MAX_PROBE_ACK_BYTES, MAX_VIEW_ENTRIES
 } from './constants.js'
 import { runSyncClient, runSyncServer, type SyncStats } from './sync.js'
 import { parseSeed, peerIdOfAddr, transportPart } from './address.js'
@@ -59,13 +60,17 @@ export interface MeshInit {
   protocols?: MeshProtocol[]
 }
 
-export interface HeartbeatEvent {
+export interface LivenessNewsEvent {
+  /** the signer (gossipsub StrictSign), already verified */
   from: string
-  heartbeat: Heartbeat
+  news: LivenessNews
 }
 
+/** Answers a probe that arrived from `from` (the authenticated remote peer). */
+export type ProbeResponder = (req: Probe, from: string) => Promise<ProbeAck>
+
 export interface MeshEvents {
-  heartbeat: [HeartbeatEvent]
+  liveness: [LivenessNewsEvent]
   'peer:connect': [string]
   'peer:disconnect': [string]
   sync: [{ peer: string, stats: SyncStats }]
@@ -81,6 +86,13 @@ export interface MeshCounters {
   syncRecordsOut: number
   syncBytes: number
   published: number
+  livenessNewsOut: number
+  probesServed: number
+  /** gauges, read when the counters are: open connections, peers with more than one,
+   * and peers gossipsub knows but holds no outbound stream to (it cannot send to them) */
+  readonly connectionsOpen: number
+  readonly peersWithSeveralConnections: number
+  readonly gossipPeersWithoutStream: number
 }
 
 interface DialTarget {
@@ -88,6 +100,22 @@ interface DialTarget {
   failures: number
   nextAttemptMs: number
 }
+
+/** Both topics are quiet (messages only on change), so the default penalty for mesh peers
+ * that deliver fewer than 20 messages per window would punish every peer; what counts
+ * is invalid messages. */
+/** How long after start a host re-announces its host record to new subscribers, and how
+ * long it waits to coalesce several of them into one publish. */
+const ANNOUNCE_WINDOW_MS = 30_000
+const ANNOUNCE_COALESCE_MS = 50
+
+const QUIET_TOPIC_SCORE = createTopicScoreParams({
+  topicWeight: 1,
+  invalidMessageDeliveriesWeight: -10,
+  invalidMessageDeliveriesDecay: 0.9,
+  meshMessageDeliveriesWeight: 0,
+  meshFailurePenaltyWeight: 0
+})
 
 export class Mesh extends EventEmitter<MeshEvents> {
   readonly #state: ClusterState
@@ -100,16 +128,38 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #opened = new WeakMap<Uint8Array, OpenedRecord>()
   readonly counters: MeshCounters = {
     gossipAccepted: 0, gossipRejected: 0, gossipIgnored: 0, syncRounds: 0, syncFailures: 0,
-    syncRecordsIn: 0, syncRecordsOut: 0, syncBytes: 0, published: 0
-  }
+    syncRecordsIn: 0, syncRecordsOut: 0, syncBytes: 0, published: 0,
+    livenessNewsOut: 0, probesServed: 0
+  } as MeshCounters
 
   #node: Libp2p<{ pubsub: GossipSub }> | undefined
   #timers: NodeJS.Timeout[] = []
   #stopping = false
+  #probeResponder: ProbeResponder | undefined
   readonly #onLocal = (o: OpenedRecord): void => { void this.#publishRecord(o) }
 
   constructor (components: MeshComponents, init: MeshInit) {
     super()
+    Object.defineProperties(this.counters, {
+      connectionsOpen: { enumerable: true, get: () => this.#node?.getConnections().filter(c => c.status === 'open').length ?? 0 },
+      peersWithSeveralConnections: {
+        enumerable: true,
+        get: () => {
+          const n = new Map<string, number>()
+          for (const c of this.#node?.getConnections() ?? []) if (c.status === 'open') n.set(c.remotePeer.toString(), (n.get(c.remotePeer.toString()) ?? 0) + 1)
+          return [...n.values()].filter(v => v > 1).length
+        }
+      },
+      gossipPeersWithoutStream: {
+        enumerable: true,
+        // A diagnostic that reads gossipsub's private outbound-stream map (no public API).
+        get: () => {
+          const pubsub = this.#node?.services.pubsub as unknown as { streamsOutbound?: Map<string, unknown> } | undefined
+          if (pubsub?.streamsOutbound === undefined) return 0
+          return this.#node!.services.pubsub.getPeers().filter(p => !pubsub.streamsOutbound!.has(p.toString())).length
+        }
+      }
+    })
     this.#state = components.state
     this.#privateKey = components.privateKey
     this.#log = components.logger.child({ component: 'mesh' })
@@ -156,12 +206,20 @@ export class Mesh extends EventEmitter<MeshEvents> {
         inboundConnectionThreshold: 100,
         maxIncomingPendingConnections: 100
       },
-      connectionMonitor: { pingInterval: 2000, pingTimeout: { minTimeout: 1000, maxTimeout: 2000 } },
+      // Liveness probes (liveness/) decide who is dead; the monitor only clears out
+      // connections that went silent, and must not cut live ones on a busy host.
+      connectionMonitor: { pingInterval: 10_000, pingTimeout: { minTimeout: 5000, maxTimeout: 10_000 } },
       services: {
         identify: identify(),
         ping: ping(),
         pubsub: gossipsub({
           globalSignaturePolicy: 'StrictSign',
+          // Without it gossipsub verifies the signature of every copy of a message before
+          // it looks at its seen-cache: with ~10–20 mesh copies per message that was ~90 %
+          // of the Ed25519 work under writes (bench/idle-profile.ts --write-records). The
+          // id is the default StrictSign message id (from + seqno); only copies that passed
+          // verification enter the cache, so a forged copy cannot shadow the real one.
+          fastMsgIdFn: fastMessageId,
           allowPublishToZeroTopicPeers: true,
           fallbackToFloodsub: false,
           floodPublish: true,
@@ -174,9 +232,13 @@ export class Mesh extends EventEmitter<MeshEvents> {
           scoreParams: {
             // Hosts behind one NAT or many agents on one machine share an IP.
             IPColocationFactorWeight: 0,
+            // The default (-10 × count²) graylists a peer (< -80) after three IWANT answers
+            // that came late, which a busy host produces; every peer holds the cluster key,
+            // and invalid messages (below) still cost -10 × count² each.
+            behaviourPenaltyWeight: -1,
             topics: {
-              [RECORDS_TOPIC]: createTopicScoreParams({ topicWeight: 1, invalidMessageDeliveriesWeight: -10, invalidMessageDeliveriesDecay: 0.9 }),
-              [HEARTBEAT_TOPIC]: createTopicScoreParams({ topicWeight: 1, invalidMessageDeliveriesWeight: -10, invalidMessageDeliveriesDecay: 0.9 })
+              [RECORDS_TOPIC]: QUIET_TOPIC_SCORE,
+              [LIVENESS_TOPIC]: QUIET_TOPIC_SCORE
             }
           }
         })
@@ -185,10 +247,19 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#node = node
     const pubsub = node.services.pubsub
     pubsub.topicValidators.set(RECORDS_TOPIC, async (_from, msg) => await this.#validateRecord(msg))
-    pubsub.topicValidators.set(HEARTBEAT_TOPIC, (_from, msg) => this.#validateHeartbeat(msg))
+    pubsub.topicValidators.set(LIVENESS_TOPIC, (_from, msg) => this.#validateLiveness(msg))
     pubsub.addEventListener('message', evt => { void this.#onMessage(evt.detail) })
     pubsub.subscribe(RECORDS_TOPIC)
-    pubsub.subscribe(HEARTBEAT_TOPIC)
+    // A new host's first publish of its host record usually reaches nobody (the seed's
+    // subscription has not arrived yet) and the others would learn it only from a later
+    // sync: while young, send it again to each peer that subscribes (floodPublish then
+    // carries it to every connected host, and their meshes to the rest).
+    const startedAtMs = Date.now()
+    pubsub.addEventListener('subscription-change', evt => {
+      if (Date.now() - startedAtMs > ANNOUNCE_WINDOW_MS) return
+      if (evt.detail.subscriptions.some(s => s.subscribe && s.topic === RECORDS_TOPIC)) this.#announceSoon()
+    })
+    pubsub.subscribe(LIVENESS_TOPIC)
 
     await node.handle(SYNC_PROTOCOL, (stream, connection) => {
       void runSyncServer(this.#state, stream).then(
@@ -199,6 +270,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
           stream.abort(err as Error)
         })
     }, { maxInboundStreams: 4 })
+    await node.handle(PROBE_PROTOCOL, (stream, connection) => {
+      void this.#serveProbe(stream, connection.remotePeer.toString())
+    }, { maxInboundStreams: 32 })
     for (const p of this.#init.protocols ?? []) {
       await node.handle(p.protocol, (stream, connection) => {
         const remote = connection.remotePeer.toString()
@@ -239,12 +313,84 @@ export class Mesh extends EventEmitter<MeshEvents> {
     return this.#node?.getPeers().map(p => p.toString()) ?? []
   }
 
-  async publishHeartbeat (hb: Heartbeat): Promise<void> {
+  isConnected (peer: string): boolean {
+    return this.#node?.getConnections().some(c => c.remotePeer.toString() === peer && c.status === 'open') ?? false
+  }
+
+  /** Publishes liveness news (rare: only on a suspicion, a refutation or leaving). */
+  async publishLiveness (news: LivenessNews): Promise<void> {
     if (this.#node === undefined || this.#stopping) return
     try {
-      await this.#node.services.pubsub.publish(HEARTBEAT_TOPIC, Heartbeat.encode(hb))
+      await this.#node.services.pubsub.publish(LIVENESS_TOPIC, LivenessNews.encode(news))
+      this.counters.livenessNewsOut++
     } catch (err) {
-      this.#log.debug({ err }, 'heartbeat publish failed')
+      this.#log.debug({ err }, 'liveness news publish failed')
+    }
+  }
+
+  /** Who answers probes; the liveness module sets it before start. */
+  serveProbes (responder: ProbeResponder): void {
+    this.#probeResponder = responder
+  }
+
+  /**
+   * Sends one probe to `peer` and waits for its answer: over the open connection if there
+   * is one, else by dialling the address from its host record (so a probe also tells
+   * whether the host can be reached at all). undefined when it did not answer in time.
+   * `onRefused` is called when the dial was refused: the host is up and nothing listens.
+   */
+  async probe (peer: string, req: Probe, timeoutMs: number, onRefused?: () => void): Promise<ProbeAck | undefined> {
+    const node = this.#node
+    if (node === undefined || this.#stopping) return undefined
+    const signal = AbortSignal.timeout(timeoutMs)
+    let stream: Stream | undefined
+    try {
+      // An open connection takes the stream directly (no dial queue, no peer-store work).
+      const conn = node.getConnections(peerIdFromString(peer)).find(c => c.status === 'open')
+      stream = conn !== undefined ? await conn.newStream(PROBE_PROTOCOL, { signal }) : await node.dialProtocol(this.#probeTarget(peer), PROBE_PROTOCOL, { signal })
+      const pb = pbStream(stream, { maxDataLength: MAX_PROBE_ACK_BYTES })
+      await pb.write(req, Probe, { signal })
+      const ack = await pb.read(ProbeAck, { signal, limits: { unreachable: MAX_VIEW_ENTRIES } })
+      await stream.close({ signal })
+      return ack
+    } catch (err) {
+      stream?.abort(err as Error)
+      if (isRefused(err)) onRefused?.()
+      return undefined
+    }
+  }
+
+  #announceTimer: NodeJS.Timeout | undefined
+
+  /** Republishes this host's own host record, coalescing bursts of new subscribers. */
+  #announceSoon (): void {
+    if (this.#announceTimer !== undefined) return
+    this.#announceTimer = setTimeout(() => {
+      this.#announceTimer = undefined
+      const own = this.#state.getEnvelope(`host/${this.#state.peerId}`)
+      if (own !== undefined && !this.#stopping) void this.#publishRecord(own)
+    }, ANNOUNCE_COALESCE_MS)
+    this.#announceTimer.unref()
+  }
+
+  #probeTarget (peer: string): PeerId | Multiaddr {
+    const id = peerIdFromString(peer)
+    const host = this.#state.get(`host/${peer}`)
+    const addr = host?.kind === 'host' ? host.body?.multiaddrs[0] : undefined
+    return addr === undefined ? id : multiaddr(addr)
+  }
+
+  async #serveProbe (stream: Stream, from: string): Promise<void> {
+    const signal = AbortSignal.timeout(5000)
+    try {
+      const pb = pbStream(stream, { maxDataLength: MAX_LIVENESS_BYTES })
+      const req = await pb.read(Probe, { signal })
+      this.counters.probesServed++
+      const ack = this.#probeResponder === undefined ? { ok: true, incarnation: 0n, seq: 0n, unreachable: [] } : await this.#probeResponder(req, from)
+      await pb.write(ack, ProbeAck, { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err as Error)
     }
   }
 
@@ -275,14 +421,20 @@ export class Mesh extends EventEmitter<MeshEvents> {
     }
   }
 
-  #validateHeartbeat (msg: Message): TopicValidatorResult {
-    if (msg.type !== 'signed') return this.#reject('unsigned heartbeat')
-    if (msg.data.byteLength > MAX_HEARTBEAT_BYTES) return this.#reject('oversized heartbeat', msg.from.toString())
+  /** News about oneself (alive, leave) must be signed by that host; a suspicion must be
+   * about another host (nobody can refute its own suspicion for someone else). */
+  #validateLiveness (msg: Message): TopicValidatorResult {
+    if (msg.type !== 'signed') return this.#reject('unsigned liveness news')
+    const from = msg.from.toString()
+    if (msg.data.byteLength > MAX_LIVENESS_BYTES) return this.#reject('oversized liveness news', from)
     try {
-      Heartbeat.decode(msg.data)
+      const news = LivenessNews.decode(msg.data)
+      const aboutSelf = news.peer === from
+      if (news.kind === NewsKind.NEWS_SUSPECT ? aboutSelf : !aboutSelf) return this.#reject(`liveness news (kind ${news.kind}) about ${news.peer} signed by ${from}`, from)
+      if (news.kind !== NewsKind.NEWS_ALIVE && news.kind !== NewsKind.NEWS_SUSPECT && news.kind !== NewsKind.NEWS_LEAVE) return this.#reject(`unknown liveness news kind ${String(news.kind)}`, from)
       return TopicValidatorResult.Accept
     } catch (err) {
-      return this.#reject(`bad heartbeat: ${(err as Error).message}`, msg.from.toString())
+      return this.#reject(`bad liveness news: ${(err as Error).message}`, from)
     }
   }
 
@@ -298,8 +450,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
       if (msg.topic === RECORDS_TOPIC) {
         const opened = this.#opened.get(msg.data) ?? await openRecord(msg.data)
         await this.#state.applyOpened([opened])
-      } else if (msg.topic === HEARTBEAT_TOPIC) {
-        this.emit('heartbeat', { from: msg.from.toString(), heartbeat: Heartbeat.decode(msg.data) })
+      } else if (msg.topic === LIVENESS_TOPIC) {
+        this.emit('liveness', { from: msg.from.toString(), news: LivenessNews.decode(msg.data) })
       }
     } catch (err) {
       this.#log.warn({ err }, 'could not apply a gossiped message')
@@ -423,6 +575,18 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const conn = await this.node.dial(addr, { signal: AbortSignal.timeout(5000) })
     return conn.remotePeer.toString()
   }
+}
+
+function fastMessageId (msg: { from?: Uint8Array, seqno?: Uint8Array }): string {
+  return `${Buffer.from(msg.from ?? []).toString('base64')}/${Buffer.from(msg.seqno ?? []).toString('base64')}`
+}
+
+/** ECONNREFUSED anywhere in a (possibly aggregated, wrapped) dial error. */
+function isRefused (err: unknown, depth = 0): boolean {
+  if (err === null || typeof err !== 'object' || depth > 4) return false
+  const e = err as { code?: unknown, cause?: unknown, errors?: unknown[] }
+  if (e.code === 'ECONNREFUSED') return true
+  return isRefused(e.cause, depth + 1) || (Array.isArray(e.errors) && e.errors.some(x => isRefused(x, depth + 1)))
 }
 
 function shuffle<T> (a: T[]): void {
