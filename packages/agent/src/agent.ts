@@ -149,11 +149,11 @@ export class Agent implements AgentView {
     this.#state.on('change', () => { this.#scheduleDataplaneUpdate() })
     this.#liveness.on('change', ({ to }) => {
       this.#scheduleDataplaneUpdate()
-      if (to === 'left') setTimeout(() => { this.#scheduleDataplaneUpdate() }, cfg['dead-after-ms'] + 50).unref()
+      if (to === 'left') setTimeout(() => { this.#scheduleDataplaneUpdate() }, this.#restartGraceMs() + 50).unref()
     })
     // Endpoints of hosts still in their startup grace are withdrawn once it ends, unless
     // the hosts were heard from by then.
-    setTimeout(() => { this.#scheduleDataplaneUpdate() }, cfg['dead-after-ms'] + 100).unref()
+    setTimeout(() => { this.#scheduleDataplaneUpdate() }, this.#restartGraceMs() + 100).unref()
 
     this.#timers.push(setInterval(() => { void this.#state.reapTombstones().catch(err => log.warn({ err }, 'tombstone reap failed')) }, REAP_INTERVAL_MS))
     for (const t of this.#timers) t.unref()
@@ -247,6 +247,11 @@ export class Agent implements AgentView {
     await this.#state.write('host', this.#peerId, body)
   }
 
+  /** Never shorter than dead-after: a restart must outlast the time peers take to notice. */
+  #restartGraceMs (): number {
+    return Math.max(this.#config['restart-grace-ms'], this.#config['dead-after-ms'])
+  }
+
   /** One range request to `peer` over the mesh; the grant (the holder's signed ranges
    * record) is applied like any record, verification included. */
   async #requestRange (peer: string, network: string, size: number, options: RequestRangeOptions = {}): Promise<void> {
@@ -264,21 +269,26 @@ export class Agent implements AgentView {
   }
 
   /** What the kernel should hold, from the state and liveness: networks, and endpoints of
-   * hosts that are alive. Two graces, both one dead-after long, keep a restart lossless:
+   * hosts that are alive. Two graces, both restart-grace-ms long (15 s, at least
+   * dead-after), keep a restart lossless:
    *  - right after this agent starts nobody has been heard from yet, so hosts that have
-   *    not left count as alive (entries that were right a moment ago stay);
+   *    not left and were not heard from yet count as alive (entries that were right a
+   *    moment ago stay); one that answered and then went silent is withdrawn as usual;
    *  - a host whose agent stopped gracefully shows 'left' at once, but its containers
    *    still run on its kernel, so its endpoints stay until the grace ends; an agent
-   *    restart comes back well within it. A crash is withdrawn after dead-after as well. */
+   *    restart comes back well within it, also on a loaded host. A crash is withdrawn
+   *    after dead-after. */
   #dataplaneInput (): DataplaneInput {
     const now = Date.now()
-    const grace = this.#config['dead-after-ms']
+    const grace = this.#restartGraceMs()
     const starting = now - this.#startedAtMs < grace
     const hosts = new Map<string, DataplaneHost>()
     for (const h of this.#state.list('host')) {
-      const state = this.#liveness.liveness(h.key).state
+      const { state, lastSeenMs } = this.#liveness.liveness(h.key)
       const leftRecently = state === 'left' && now - (this.#liveness.stateSinceMs(h.key) ?? 0) < grace
-      if (state === 'alive' || leftRecently || (starting && state !== 'left')) {
+      // the startup grace covers hosts not heard from yet, never one seen to go away
+      const notYetHeard = starting && state !== 'left' && lastSeenMs === undefined
+      if (state === 'alive' || leftRecently || notYetHeard) {
         hosts.set(h.key, { underlayIp: h.body.underlayIp, vxlanPort: h.body.vxlanPort })
       }
     }

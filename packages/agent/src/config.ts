@@ -29,6 +29,10 @@ export const AgentConfigSchema = z.strictObject({
   'vxlan-port': z.coerce.number({ error: 'must be a UDP port (1-65535)' }).int({ error: 'must be a UDP port (1-65535)' }).min(1, { error: 'must be a UDP port (1-65535)' }).max(65535, { error: 'must be a UDP port (1-65535)' }).default(4789),
   'probe-interval-ms': ms.default(500),
   'dead-after-ms': ms.default(2500),
+  // how long a gracefully stopped host's endpoints stay programmed (its containers keep
+  // running; an agent restart, which under load can take several seconds, must not cut
+  // them off), and how long a starting agent keeps entries of hosts not yet heard from
+  'restart-grace-ms': ms.default(15_000),
   'sync-interval-ms': ms.default(10_000),
   'resync-interval-ms': ms.default(5_000),
   'tombstone-ttl-ms': ms.default(24 * 60 * 60 * 1000),

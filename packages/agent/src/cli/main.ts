@@ -57,6 +57,7 @@ export function buildProgram (): Command {
     .option('--sync-interval-ms <ms>', 'anti-entropy interval')
     .option('--resync-interval-ms <ms>', 'kernel resync interval')
     .option('--vxlan-port <port>', 'VXLAN UDP port (default 4789)')
+    .option('--restart-grace-ms <ms>', 'a stopped host\'s endpoints stay programmed this long (default 15000)')
     .option('--rmpeer-safety-ms <ms>', 'rmpeer refuses hosts unreachable for less than this (default 600000)')
     .action(async (opts: Json, cmd: Command) => {
       const { runAgent } = await import('./agent-command.js')
@@ -76,6 +77,7 @@ export function buildProgram (): Command {
         'sync-interval-ms': opts.syncIntervalMs,
         'resync-interval-ms': opts.resyncIntervalMs,
         'vxlan-port': opts.vxlanPort,
+        'restart-grace-ms': opts.restartGraceMs,
         'rmpeer-safety-ms': opts.rmpeerSafetyMs
       }, opts.config)
     })
