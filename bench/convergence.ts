@@ -118,7 +118,10 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
     const rest = spacingMs - (Date.now() - started)
     if (rest > 0) await sleepMs(rest)
   }
-  const mine = (await records(w)).filter(r => !baseline.has(r.id) && r.writer === w.peerId)
+  // Only the network records themselves: creating a network may write other records too
+  // (the IPAM's ranges record), which propagate the same way but are not counted.
+  const wanted = new Set(names.map(n => `network/${n}`))
+  const mine = (await records(w)).filter(r => !baseline.has(r.id) && r.writer === w.peerId && wanted.has(r.id))
   if (mine.length !== count) throw new Error(`writer ${writer}: expected ${count} new records, found ${mine.length}`)
   const want = new Map(mine.map(r => [r.id, r]))
 
@@ -141,6 +144,7 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
 
   const perRecord: number[] = []
   const perPair: number[] = []
+  const worstById = new Map<string, number>()
   for (const [id, r] of want) {
     const t = r.appliedAtMs!
     let worst = 0
@@ -151,7 +155,20 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
       worst = Math.max(worst, d)
     })
     perRecord.push(worst)
+    worstById.set(id, worst)
   }
+  // Who was late: per receiving agent, its median and worst delay, its connections and
+  // records-topic mesh size (a host outside every mesh gets records only by IHAVE/IWANT
+  // gossip on the heartbeat, or by sync).
+  const perAgent = await Promise.all(agents.map(async (a, i) => {
+    const s = await a.api.call<{ connections: number, mesh: { recordsMeshPeers?: number } }>('GET', '/v1/status')
+    const d = [...want.keys()].map(id => views[i]!.find(x => x.id === id)!.appliedAtMs! - want.get(id)!.appliedAtMs!)
+    return { i, median: median(d), max: max(d), connections: s.connections, mesh: s.mesh.recordsMeshPeers ?? -1 }
+  }))
+  const late = perAgent.filter(x => x.i !== writer).sort((a, b) => b.max - a.max).slice(0, 5)
+  log(`writer ${writer}: slowest receivers ${late.map(x => `#${x.i} (median ${fmt(x.median)} / max ${fmt(x.max)} ms, ${x.connections} conns, mesh ${x.mesh})`).join(', ')}`)
+  log(`writer ${writer}: per record in write order (ms): ${names.map(n => fmt(worstById.get(`network/${n}`) ?? NaN)).join(' ')}`)
+  log(`writer ${writer}: mesh sizes ${perAgent.map(x => x.mesh).join(' ')}; connections ${perAgent.map(x => x.connections).join(' ')}`)
   return { writer, records: count, perRecord, perPair, viaSync: sum(after) - sum(before), convergedAfterMs }
 }
 
