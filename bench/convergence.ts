@@ -45,6 +45,8 @@ interface WriterResult {
   perPair: number[]
   viaSync: number
   convergedAfterMs: number
+  /** CPU of all agents together during the writes, in cores (the machine has 2) */
+  cpuCores: number
 }
 
 interface RunResult {
@@ -109,6 +111,8 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
   const before = await Promise.all(agents.map(async a => (await meshStatus(a)).syncRecordsIn))
   const baseline = new Set((await records(w)).map(r => r.id))
   const names: string[] = []
+  const pids = agents.map(agentPid)
+  const cpu0 = pids.map(cpuSeconds)
   const t0 = Date.now()
   for (let i = 0; i < count; i++) {
     const started = Date.now()
@@ -121,6 +125,9 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
   // Only the network records themselves: creating a network may write other records too
   // (the IPAM's ranges record), which propagate the same way but are not counted.
   const wanted = new Set(names.map(n => `network/${n}`))
+  // CPU of all agents while the writes ran (before the bench starts polling them).
+  const writeS = (Date.now() - t0) / 1000
+  const cpuCores = sum(pids.map((p, i) => cpuSeconds(p) - cpu0[i]!)) / writeS
   const mine = (await records(w)).filter(r => !baseline.has(r.id) && r.writer === w.peerId && wanted.has(r.id))
   if (mine.length !== count) throw new Error(`writer ${writer}: expected ${count} new records, found ${mine.length}`)
   const want = new Map(mine.map(r => [r.id, r]))
@@ -169,7 +176,7 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
   log(`writer ${writer}: slowest receivers ${late.map(x => `#${x.i} (median ${fmt(x.median)} / max ${fmt(x.max)} ms, ${x.connections} conns, mesh ${x.mesh})`).join(', ')}`)
   log(`writer ${writer}: per record in write order (ms): ${names.map(n => fmt(worstById.get(`network/${n}`) ?? NaN)).join(' ')}`)
   log(`writer ${writer}: mesh sizes ${perAgent.map(x => x.mesh).join(' ')}; connections ${perAgent.map(x => x.connections).join(' ')}`)
-  return { writer, records: count, perRecord, perPair, viaSync: sum(after) - sum(before), convergedAfterMs }
+  return { writer, records: count, perRecord, perPair, viaSync: sum(after) - sum(before), convergedAfterMs, cpuCores }
 }
 
 async function runOne (n: number, opts: { records: number, spacingMs: number, writers: string[], concurrency: number, args: string[], idleSeconds: number }, runIndex: number): Promise<RunResult> {
@@ -243,11 +250,11 @@ async function main (): Promise<void> {
   out.push(`agent args: ${args.join(' ')}; ${recordsPer} network records per writer, one every ${spacingMs} ms`)
   out.push('propagation of a record = max over agents of (appliedAtMs there − appliedAtMs on the writer); percentiles over records (nearest rank)\n')
   out.push(table(
-    ['N', 'writer', 'records', 'p50 ms', 'p99 ms', 'max ms', 'pairs p50 ms', 'pairs p99 ms', 'by sync', 'all held after s'],
+    ['N', 'writer', 'records', 'p50 ms', 'p99 ms', 'max ms', 'pairs p50 ms', 'pairs p99 ms', 'by sync', 'all held after s', 'agents CPU during writes (cores)'],
     results.flatMap(r => r.writers.map(w => [
       r.n, w.writer === 0 ? '0 (seed)' : String(w.writer), w.records,
       fmt(pct(w.perRecord, 50)), fmt(pct(w.perRecord, 99)), fmt(max(w.perRecord)),
-      fmt(pct(w.perPair, 50)), fmt(pct(w.perPair, 99)), w.viaSync, fmt(w.convergedAfterMs / 1000, 1)
+      fmt(pct(w.perPair, 50)), fmt(pct(w.perPair, 99)), w.viaSync, fmt(w.convergedAfterMs / 1000, 1), fmt(w.cpuCores, 2)
     ]))))
   out.push('("pairs": over every (record, receiving agent); "by sync": records that arrived by anti-entropy instead of gossip, summed over agents)\n')
   out.push(table(
