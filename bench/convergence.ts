@@ -17,6 +17,7 @@
  *
  *   npx tsc -b && node_modules/.bin/node dist/bench/convergence.js 10 30
  */
+import { readFileSync } from 'node:fs'
 import { createCluster, type Cluster } from '../test/utils/netns.js'
 import type { TestAgent } from '../test/utils/agents.js'
 import {
@@ -102,6 +103,12 @@ async function idleWindow (agents: TestAgent[], seconds: number): Promise<IdleWi
   }
 }
 
+/** System (kernel) CPU seconds of a process: syscalls, netlink, socket work. */
+function sysSeconds (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12]) / 100
+}
+
 async function records (a: TestAgent): Promise<RecordRow[]> {
   return await a.api.call<RecordRow[]>('GET', '/v1/records')
 }
@@ -113,6 +120,7 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
   const names: string[] = []
   const pids = agents.map(agentPid)
   const cpu0 = pids.map(cpuSeconds)
+  const sys0 = pids.map(sysSeconds)
   const t0 = Date.now()
   for (let i = 0; i < count; i++) {
     const started = Date.now()
@@ -128,6 +136,10 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
   // CPU of all agents while the writes ran (before the bench starts polling them).
   const writeS = (Date.now() - t0) / 1000
   const cpuCores = sum(pids.map((p, i) => cpuSeconds(p) - cpu0[i]!)) / writeS
+  const sysCores = sum(pids.map((p, i) => sysSeconds(p) - sys0[i]!)) / writeS
+  const perAgentCpu = pids.map((p, i) => (cpuSeconds(p) - cpu0[i]!) / writeS)
+  log(`writer ${writer}: agents' CPU during the writes ${fmt(cpuCores, 2)} cores, of it in the kernel (system time) ${fmt(sysCores, 2)}; ` +
+    `the writer ${fmt(perAgentCpu[writer]! * 100, 1)} % of a core, the others median ${fmt(median(perAgentCpu.filter((_, i) => i !== writer)) * 100, 1)} %`)
   const mine = (await records(w)).filter(r => !baseline.has(r.id) && r.writer === w.peerId && wanted.has(r.id))
   if (mine.length !== count) throw new Error(`writer ${writer}: expected ${count} new records, found ${mine.length}`)
   const want = new Map(mine.map(r => [r.id, r]))
