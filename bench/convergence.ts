@@ -17,6 +17,7 @@
  *
  *   npx tsc -b && node_modules/.bin/node dist/bench/convergence.js 10 30
  */
+import { readFileSync } from 'node:fs'
 import { createCluster, type Cluster } from '../test/utils/netns.js'
 import type { TestAgent } from '../test/utils/agents.js'
 import {
@@ -45,6 +46,8 @@ interface WriterResult {
   perPair: number[]
   viaSync: number
   convergedAfterMs: number
+  /** CPU of all agents together during the writes, in cores (the machine has 2) */
+  cpuCores: number
 }
 
 interface RunResult {
@@ -100,6 +103,12 @@ async function idleWindow (agents: TestAgent[], seconds: number): Promise<IdleWi
   }
 }
 
+/** System (kernel) CPU seconds of a process: syscalls, netlink, socket work. */
+function sysSeconds (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12]) / 100
+}
+
 async function records (a: TestAgent): Promise<RecordRow[]> {
   return await a.api.call<RecordRow[]>('GET', '/v1/records')
 }
@@ -109,6 +118,9 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
   const before = await Promise.all(agents.map(async a => (await meshStatus(a)).syncRecordsIn))
   const baseline = new Set((await records(w)).map(r => r.id))
   const names: string[] = []
+  const pids = agents.map(agentPid)
+  const cpu0 = pids.map(cpuSeconds)
+  const sys0 = pids.map(sysSeconds)
   const t0 = Date.now()
   for (let i = 0; i < count; i++) {
     const started = Date.now()
@@ -118,7 +130,17 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
     const rest = spacingMs - (Date.now() - started)
     if (rest > 0) await sleepMs(rest)
   }
-  const mine = (await records(w)).filter(r => !baseline.has(r.id) && r.writer === w.peerId)
+  // Only the network records themselves: creating a network may write other records too
+  // (the IPAM's ranges record), which propagate the same way but are not counted.
+  const wanted = new Set(names.map(n => `network/${n}`))
+  // CPU of all agents while the writes ran (before the bench starts polling them).
+  const writeS = (Date.now() - t0) / 1000
+  const cpuCores = sum(pids.map((p, i) => cpuSeconds(p) - cpu0[i]!)) / writeS
+  const sysCores = sum(pids.map((p, i) => sysSeconds(p) - sys0[i]!)) / writeS
+  const perAgentCpu = pids.map((p, i) => (cpuSeconds(p) - cpu0[i]!) / writeS)
+  log(`writer ${writer}: agents' CPU during the writes ${fmt(cpuCores, 2)} cores, of it in the kernel (system time) ${fmt(sysCores, 2)}; ` +
+    `the writer ${fmt(perAgentCpu[writer]! * 100, 1)} % of a core, the others median ${fmt(median(perAgentCpu.filter((_, i) => i !== writer)) * 100, 1)} %`)
+  const mine = (await records(w)).filter(r => !baseline.has(r.id) && r.writer === w.peerId && wanted.has(r.id))
   if (mine.length !== count) throw new Error(`writer ${writer}: expected ${count} new records, found ${mine.length}`)
   const want = new Map(mine.map(r => [r.id, r]))
 
@@ -141,6 +163,7 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
 
   const perRecord: number[] = []
   const perPair: number[] = []
+  const worstById = new Map<string, number>()
   for (const [id, r] of want) {
     const t = r.appliedAtMs!
     let worst = 0
@@ -151,8 +174,21 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
       worst = Math.max(worst, d)
     })
     perRecord.push(worst)
+    worstById.set(id, worst)
   }
-  return { writer, records: count, perRecord, perPair, viaSync: sum(after) - sum(before), convergedAfterMs }
+  // Who was late: per receiving agent, its median and worst delay, its connections and
+  // records-topic mesh size (a host outside every mesh gets records only by IHAVE/IWANT
+  // gossip on the heartbeat, or by sync).
+  const perAgent = await Promise.all(agents.map(async (a, i) => {
+    const s = await a.api.call<{ connections: number, mesh: { recordsMeshPeers?: number } }>('GET', '/v1/status')
+    const d = [...want.keys()].map(id => views[i]!.find(x => x.id === id)!.appliedAtMs! - want.get(id)!.appliedAtMs!)
+    return { i, median: median(d), max: max(d), connections: s.connections, mesh: s.mesh.recordsMeshPeers ?? -1 }
+  }))
+  const late = perAgent.filter(x => x.i !== writer).sort((a, b) => b.max - a.max).slice(0, 5)
+  log(`writer ${writer}: slowest receivers ${late.map(x => `#${x.i} (median ${fmt(x.median)} / max ${fmt(x.max)} ms, ${x.connections} conns, mesh ${x.mesh})`).join(', ')}`)
+  log(`writer ${writer}: per record in write order (ms): ${names.map(n => fmt(worstById.get(`network/${n}`) ?? NaN)).join(' ')}`)
+  log(`writer ${writer}: mesh sizes ${perAgent.map(x => x.mesh).join(' ')}; connections ${perAgent.map(x => x.connections).join(' ')}`)
+  return { writer, records: count, perRecord, perPair, viaSync: sum(after) - sum(before), convergedAfterMs, cpuCores }
 }
 
 async function runOne (n: number, opts: { records: number, spacingMs: number, writers: string[], concurrency: number, args: string[], idleSeconds: number }, runIndex: number): Promise<RunResult> {
@@ -226,11 +262,11 @@ async function main (): Promise<void> {
   out.push(`agent args: ${args.join(' ')}; ${recordsPer} network records per writer, one every ${spacingMs} ms`)
   out.push('propagation of a record = max over agents of (appliedAtMs there − appliedAtMs on the writer); percentiles over records (nearest rank)\n')
   out.push(table(
-    ['N', 'writer', 'records', 'p50 ms', 'p99 ms', 'max ms', 'pairs p50 ms', 'pairs p99 ms', 'by sync', 'all held after s'],
+    ['N', 'writer', 'records', 'p50 ms', 'p99 ms', 'max ms', 'pairs p50 ms', 'pairs p99 ms', 'by sync', 'all held after s', 'agents CPU during writes (cores)'],
     results.flatMap(r => r.writers.map(w => [
       r.n, w.writer === 0 ? '0 (seed)' : String(w.writer), w.records,
       fmt(pct(w.perRecord, 50)), fmt(pct(w.perRecord, 99)), fmt(max(w.perRecord)),
-      fmt(pct(w.perPair, 50)), fmt(pct(w.perPair, 99)), w.viaSync, fmt(w.convergedAfterMs / 1000, 1)
+      fmt(pct(w.perPair, 50)), fmt(pct(w.perPair, 99)), w.viaSync, fmt(w.convergedAfterMs / 1000, 1), fmt(w.cpuCores, 2)
     ]))))
   out.push('("pairs": over every (record, receiving agent); "by sync": records that arrived by anti-entropy instead of gossip, summed over agents)\n')
   out.push(table(

@@ -72,6 +72,30 @@ test('merge is commutative, associative and idempotent: replicas fed the same re
   t.pass()
 })
 
+test('applyOpened: a burst of gossiped records in one go, each caller resolved once its batch is on disk, the same state as one by one', async t => {
+  const [a, b] = await Promise.all([writer(), writer()])
+  const pool: OpenedRecord[] = []
+  for (const name of ['p', 'q', 'r', 's']) {
+    for (const lamport of [3n, 1n, 2n]) pool.push(await sealRecord(a.key, a.id, { kind: 'network', key: name, lamport, deleted: false, deletedAtMs: 0n, body: networkBody(name, 10) }))
+  }
+  const oneByOne = await replica(t, b)
+  for (const o of pool) await oneByOne.apply([o.envelope])
+
+  const burst = await replica(t, b)
+  const changes: string[] = []
+  burst.on('change', c => { changes.push(`${c.record.id}@${c.record.lamport}`) })
+  // All calls are made before any batch ran: the first takes everything queued so far.
+  const results = await Promise.all(pool.map(async o => await burst.applyOpened([o])))
+  t.is(snapshot(burst), snapshot(oneByOne))
+  for (const name of ['p', 'q', 'r', 's']) t.is(burst.get(`network/${name}`)?.lamport, 3n)
+  // Within a batch only the winner per id is applied: one change per record, the newest.
+  t.deepEqual(changes.sort(), ['network/p@3', 'network/q@3', 'network/r@3', 'network/s@3'])
+  t.true(results.every(n => n === results[0]), 'every caller of one batch gets its count')
+  t.is(burst.clock, 3n)
+  // A later call is a batch of its own and changes nothing it already holds.
+  t.is(await burst.applyOpened([pool[1]!]), 0)
+})
+
 test('a newer write wins everywhere; a tombstone hides the record but is kept', async t => {
   const [a, b] = await Promise.all([writer(), writer()])
   const ra = await replica(t, a)

@@ -146,7 +146,9 @@ export class Agent implements AgentView {
     const first = await this.#reconcileKernel()
     if (first?.underlay !== undefined) this.#underlayMtu = first.underlay.mtu
     await this.#startDockerPlugin()
-    this.#state.on('change', () => { this.#scheduleDataplaneUpdate() })
+    // Ranges records (IPAM bookkeeping) are not part of the kernel's input: a change to one
+    // must not cost a reconcile pass (4 netlink dumps and a diff) on every host.
+    this.#state.on('change', ({ record }) => { if (record.kind !== 'ranges') this.#scheduleDataplaneUpdate() })
     this.#liveness.on('change', ({ to }) => {
       this.#scheduleDataplaneUpdate()
       if (to === 'left') setTimeout(() => { this.#scheduleDataplaneUpdate() }, this.#restartGraceMs() + 50).unref()

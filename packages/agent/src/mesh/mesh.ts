@@ -93,6 +93,8 @@ export interface MeshCounters {
   readonly connectionsOpen: number
   readonly peersWithSeveralConnections: number
   readonly gossipPeersWithoutStream: number
+  /** peers in this host's gossipsub mesh for the records topic (it forwards to these) */
+  readonly recordsMeshPeers: number
 }
 
 interface DialTarget {
@@ -149,6 +151,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
           for (const c of this.#node?.getConnections() ?? []) if (c.status === 'open') n.set(c.remotePeer.toString(), (n.get(c.remotePeer.toString()) ?? 0) + 1)
           return [...n.values()].filter(v => v > 1).length
         }
+      },
+      recordsMeshPeers: {
+        enumerable: true,
+        // The GossipSub interface does not declare getMeshPeers; the class has it.
+        get: () => (this.#node?.services.pubsub as unknown as { getMeshPeers?: (t: string) => string[] } | undefined)?.getMeshPeers?.(RECORDS_TOPIC).length ?? 0
       },
       gossipPeersWithoutStream: {
         enumerable: true,
@@ -222,12 +229,19 @@ export class Mesh extends EventEmitter<MeshEvents> {
           fastMsgIdFn: fastMessageId,
           allowPublishToZeroTopicPeers: true,
           fallbackToFloodsub: false,
+          // A host's own messages go to every connected subscriber (the first hop is the
+          // fan-out: hosts hold ~10–20 connections); everything it forwards goes to its
+          // mesh only.
           floodPublish: true,
           emitSelf: false,
-          // Agents that know only the seed must not wait for IHAVE/IWANT repair (libp2p.md §6).
-          D: 8,
-          Dlo: 6,
-          Dhi: 64,
+          // A normal mesh bound: each forward costs O(D) sends, not O(connections). Dhi 64
+          // (every connection in the mesh) was for a star around the seed (libp2p.md §6);
+          // agents now keep their own connections (target peers, probes), so the mesh
+          // graph is connected without it, and at N = 30 the extra copies (each one
+          // decrypted, decoded and dropped as a duplicate) saturated the machine.
+          D: 6,
+          Dlo: 4,
+          Dhi: 12,
           heartbeatInterval: 700,
           scoreParams: {
             // Hosts behind one NAT or many agents on one machine share an IP.

@@ -3,7 +3,7 @@
  * ownership verification. Everything that arrives from the network passes through
  * `openRecord` before it can touch state; it throws E_INVALID_ARGUMENT, never anything else.
  */
-import { createHash } from 'node:crypto'
+import { createHash, createPublicKey, verify as verifyEd25519, type KeyObject } from 'node:crypto'
 import { isIPv4, isIPv6 } from 'node:net'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
@@ -58,6 +58,37 @@ function signedBytes (recordBytes: Uint8Array): Uint8Array {
   return out
 }
 
+/** Writers' Ed25519 keys, imported once: parsing the peer id and importing the key for
+ * every record cost about as much as checking the signature (every host checks every
+ * record). Keyed by the writer string, so an entry is only ever that writer's own key;
+ * bounded, so records from invented writers cost a cleared cache, not memory. */
+const writerKeys = new Map<string, KeyObject>()
+const MAX_CACHED_WRITER_KEYS = 4096
+
+async function verifyWriter (writer: string, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  let key = writerKeys.get(writer)
+  if (key === undefined) {
+    let publicKey
+    try {
+      publicKey = peerIdFromString(writer).publicKey
+    } catch (err) {
+      throw bad('writer is not a peer id', err)
+    }
+    if (publicKey === undefined) throw bad('writer peer id carries no public key')
+    // Other key types (secp256k1, RSA in long peer ids) take libp2p's own path.
+    if (publicKey.type !== 'Ed25519') return await publicKey.verify(data, signature)
+    key = createPublicKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey.raw).toString('base64url') } })
+    if (writerKeys.size >= MAX_CACHED_WRITER_KEYS) writerKeys.clear()
+    writerKeys.set(writer, key)
+  }
+  if (signature.byteLength !== 64) return false
+  try {
+    return verifyEd25519(null, data, key, signature)
+  } catch {
+    return false
+  }
+}
+
 export interface RecordDraft {
   kind: RecordKindName
   key: string
@@ -103,16 +134,9 @@ export async function openRecord (input: Uint8Array): Promise<OpenedRecord> {
   if (kind === undefined) throw bad(`unknown kind ${raw.kind}`)
   if (raw.key.length === 0 || raw.key.length > MAX_KEY_LENGTH) throw bad('key empty or too long')
 
-  let publicKey
-  try {
-    publicKey = peerIdFromString(raw.writer).publicKey
-  } catch (err) {
-    throw bad('writer is not a peer id', err)
-  }
-  if (publicKey === undefined) throw bad('writer peer id carries no public key')
   const owner = ownerOfKey(kind, raw.key)
   if (owner !== undefined && owner !== raw.writer) throw bad(`${kind} ${raw.key} is owned by ${owner}, signed by ${raw.writer}`)
-  if (!(await publicKey.verify(signedBytes(signed.record), signed.signature))) throw bad('bad signature')
+  if (!(await verifyWriter(raw.writer, signedBytes(signed.record), signed.signature))) throw bad('bad signature')
   if (raw.deleted && raw.body.byteLength > 0) throw bad('a tombstone has a body')
 
   const base = {
