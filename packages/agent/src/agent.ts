@@ -1,8 +1,9 @@
 /**
  * The one place that builds and wires the agent's parts. Start order: data directory and
- * state (so the API can serve the last known state at once), control API, mesh, own host
- * record, liveness. Stop order is the reverse, with a leaving mark published first so
- * peers withdraw this host at once instead of waiting for dead-after.
+ * state (so the API can serve the last known state at once), IPAM allocations, kernel
+ * (adopted as it is), control API and metrics, mesh, own host record, liveness, a first
+ * reconcile, the Docker plugin socket. Stop order is the reverse, with a leaving mark
+ * published first so peers know at once instead of waiting for dead-after.
  */
 import { networkInterfaces } from 'node:os'
 import type { Logger } from 'pino'
