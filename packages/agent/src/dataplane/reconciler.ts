@@ -202,6 +202,10 @@ export class DataplaneReconciler implements Dataplane {
   readonly #lastErrors: DataplaneStatus['lastErrors'] = []
   #neighbourLimits: NeighbourLimitsResult | undefined
   #lastUnderlayWarning = ''
+  /** What the last pass programmed (its desired state, serialized) and whether every op of
+   * it succeeded: an update that leaves the desired state as it is needs no pass. */
+  #lastPass: { underlay: UnderlayDevice | undefined, desiredKey: string, clean: boolean } | undefined
+  #passesInFlight = 0
   /** Bridges whose forwarding could not be turned off, with the last error (logged once). */
   readonly #forwardingErrors = new Map<string, string>()
 
@@ -262,6 +266,12 @@ export class DataplaneReconciler implements Dataplane {
     try {
       this.#input = input
       this.#dropAdoptedAttachments()
+      // Most cluster changes (a network with no endpoint here, an IPAM record, a host's
+      // restart counter) leave this host's desired kernel state as it was: no netlink dumps
+      // for them. Drift is still repaired by events and the periodic resync.
+      // Only while no pass is queued or running: that one may program another state.
+      const last = this.#lastPass
+      if (this.#passesInFlight === 0 && last?.clean === true && desiredKey(computeDesired(this.#effectiveInput(last.underlay))) === last.desiredKey) return
       if (this.#state.status === 'started') this.#scheduleInBackground('update')
     } catch (err) {
       // update() is called from state-change handlers that must not fail because of us.
@@ -293,7 +303,11 @@ export class DataplaneReconciler implements Dataplane {
       return await this.#reconcile(window, reason)
     })
     this.#pending = pass
-    void pass.finally(() => { if (this.#pending === pass) this.#pending = undefined }).catch(() => {})
+    this.#passesInFlight++
+    void pass.finally(() => {
+      this.#passesInFlight--
+      if (this.#pending === pass) this.#pending = undefined
+    }).catch(() => {})
     return pass
   }
 
@@ -371,6 +385,7 @@ export class DataplaneReconciler implements Dataplane {
     this.#netlinkErrors += applied.failed.length
     this.#lastReconcile = { at: Date.now(), durationMs, reason, ops: ops.length, failed: applied.failed.length, removed }
     this.#programmed = countProgrammed(desired, applied.failed)
+    this.#lastPass = { underlay: observation.underlay, desiredKey: desiredKey(desired), clean: applied.failed.length === 0 }
 
     for (const warning of desired.warnings) this.#log.warn({ reason: warning }, 'input not programmed')
     const fields = { reason, ops: ops.length, byKind, failed: applied.failed.length, durationMs: Math.round(durationMs) }
@@ -594,4 +609,9 @@ function linkProblems (opts: Pick<EndpointVethOptions, 'mac' | 'mtu' | 'network'
   if (!Number.isInteger(opts.mtu) || opts.mtu < 68 || opts.mtu > 65535) problems.push(`mtu ${opts.mtu} is not 68..65535`)
   if (!Number.isInteger(opts.network.vni) || opts.network.vni < 1 || opts.network.vni > 0xffffff) problems.push(`network VNI ${opts.network.vni} is not 1..16777215`)
   return problems
+}
+
+/** A desired kernel state as a comparable string (warnings aside: they are not kernel state). */
+function desiredKey (desired: DesiredKernelState): string {
+  return JSON.stringify({ ...desired, warnings: undefined })
 }
