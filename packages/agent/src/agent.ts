@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 import type { FastifyInstance } from 'fastify'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { ClusterState, DataStore, type HostBody } from './state/index.js'
+import { ClusterState, DataStore, type HostBody, type NetworkBody } from './state/index.js'
 import { Mesh } from './mesh/index.js'
 import { Liveness } from './liveness/index.js'
 import { Networks, networkToJson, type CreateNetworkRequest } from './control/networks.js'
@@ -204,11 +204,7 @@ export class Agent implements AgentView {
       networks: {
         get: name => this.#networksControl.list().find(n => n.name === name),
         list: () => this.#networksControl.list(),
-        create: async req => {
-          const n = await this.#networksControl.create(req)
-          await this.#ipam.onNetworkCreated(n.name) // the creator seeds the whole range
-          return n
-        }
+        create: async req => await this.#createNetwork(req)
       },
       ipam: {
         allocate: async (network, owner) => await this.#ipam.allocate(network, owner),
@@ -248,6 +244,13 @@ export class Agent implements AgentView {
       multiaddrs: [`/ip4/${this.#advertiseAddr}/tcp/${port}/p2p/${this.#peerId}`]
     }
     await this.#state.write('host', this.#peerId, body)
+  }
+
+  /** A new cluster network; its creator seeds the IPAM with the whole range. */
+  async #createNetwork (req: CreateNetworkRequest): Promise<NetworkBody> {
+    const n = await this.#networksControl.create(req)
+    await this.#ipam.onNetworkCreated(n.name)
+    return n
   }
 
   /** Never shorter than dead-after: a restart must outlast the time peers take to notice. */
@@ -394,11 +397,7 @@ export class Agent implements AgentView {
       const endpoints = this.endpoints(name)
       return { ...networkToJson(n), endpoints }
     },
-    create: async (req: CreateNetworkRequest) => {
-      const n = await this.#networksControl.create(req)
-      await this.#ipam.onNetworkCreated(n.name) // the creator seeds the whole range
-      return networkToJson(n)
-    },
+    create: async (req: CreateNetworkRequest) => networkToJson(await this.#createNetwork(req)),
     remove: async (name: string) => { await this.#networksControl.remove(name) }
   }
 

@@ -6,27 +6,15 @@
  * - IpamDriver errors: the IPAM's field is `Error` (libnetwork ipams/remote/api), but on a
  *   non-200 reply Docker's client looks only for `Err` and otherwise shows the raw body.
  *   So IPAM errors carry both: `Error` for the protocol, `Err` for that client path.
- * - The status comes from the error code. Docker fails the call on any non-200; it treats
+ * - The status comes from the error code, by the control API's table (api/http-errors.ts). Docker fails the call on any non-200; it treats
  *   404 as "not implemented", which only Program/RevokeExternalConnectivity tolerate, and
  *   those never fail here.
  * - Unknown methods: 404, same body shape.
  */
 import { isMeshplaneError, type ErrorCode } from '../errors.js'
+import { HTTP_STATUS } from '../api/http-errors.js'
 
 export type Subsystem = 'Plugin' | 'NetworkDriver' | 'IpamDriver'
-
-const STATUS: Record<ErrorCode, number> = {
-  E_INVALID_ARGUMENT: 400,
-  E_CONFIG: 400,
-  E_NOT_FOUND: 404,
-  E_CONFLICT: 409,
-  E_EXHAUSTED: 507,
-  E_PEER_ALIVE: 409,
-  E_UNAVAILABLE: 503,
-  E_PERMISSION: 403,
-  E_KERNEL: 502,
-  E_INTERNAL: 500
-}
 
 export interface DockerErrorReply {
   status: number
@@ -55,7 +43,7 @@ export function toDockerError (subsystem: Subsystem, err: unknown): DockerErrorR
     if (status !== undefined && status >= 400 && status < 500) code = 'E_INVALID_ARGUMENT'
   }
   const message = err instanceof Error ? err.message : String(err)
-  return { status: STATUS[code], code, body: errorBody(subsystem, message) }
+  return { status: HTTP_STATUS[code], code, body: errorBody(subsystem, message) }
 }
 
 export function unknownMethod (url: string): DockerErrorReply {

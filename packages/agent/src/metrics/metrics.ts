@@ -93,35 +93,25 @@ export class PrometheusAgentMetrics implements AgentMetrics {
     pulledCounter('meshplane_sync_rounds_total', 'Anti-entropy sync exchanges completed (both directions).', s => s.mesh().syncRounds)
     pulledCounter('meshplane_sync_failures_total', 'Anti-entropy sync exchanges that failed.', s => s.mesh().syncFailures)
     pulledCounter('meshplane_sync_bytes_total', 'Bytes moved by anti-entropy sync, sent and received.', s => s.mesh().syncBytes)
-    new Counter({
-      name: 'meshplane_sync_records_total',
-      help: 'Records carried by anti-entropy sync, by direction.',
-      labelNames: ['direction'],
-      registers: [registry],
-      collect () {
-        const s = source()
-        if (s === undefined) return
-        const c = s.mesh()
-        this.reset()
-        this.labels('in').inc(c.syncRecordsIn)
-        this.labels('out').inc(c.syncRecordsOut)
-      }
-    })
-    new Counter({
-      name: 'meshplane_gossip_messages_total',
-      help: 'Gossiped records by validation result.',
-      labelNames: ['result'],
-      registers: [registry],
-      collect () {
-        const s = source()
-        if (s === undefined) return
-        const c = s.mesh()
-        this.reset()
-        this.labels('accepted').inc(c.gossipAccepted)
-        this.labels('rejected').inc(c.gossipRejected)
-        this.labels('ignored').inc(c.gossipIgnored)
-      }
-    })
+    /** A counter read from the agent at scrape time, one series per label value. */
+    const pulledByLabel = (name: string, help: string, labelName: string, read: (s: MetricsSource) => Record<string, number>): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: [labelName],
+        registers: [registry],
+        collect () {
+          const s = source()
+          if (s === undefined) return
+          this.reset()
+          for (const [value, n] of Object.entries(read(s))) this.labels(value).inc(n)
+        }
+      })
+    }
+    pulledByLabel('meshplane_sync_records_total', 'Records carried by anti-entropy sync, by direction.', 'direction',
+      s => ({ in: s.mesh().syncRecordsIn, out: s.mesh().syncRecordsOut }))
+    pulledByLabel('meshplane_gossip_messages_total', 'Gossiped records by validation result.', 'result',
+      s => ({ accepted: s.mesh().gossipAccepted, rejected: s.mesh().gossipRejected, ignored: s.mesh().gossipIgnored }))
 
     new Gauge({
       name: 'meshplane_kernel_entries',
