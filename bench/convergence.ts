@@ -48,6 +48,9 @@ interface WriterResult {
   convergedAfterMs: number
   /** CPU of all agents together during the writes, in cores (the machine has 2) */
   cpuCores: number
+  /** CPU per record per agent, from the first write until every agent held every record
+   * (what the writes cost, queue drain included), minus the idle rate when it was measured */
+  cpuMsPerRecord: number
 }
 
 interface RunResult {
@@ -113,7 +116,7 @@ async function records (a: TestAgent): Promise<RecordRow[]> {
   return await a.api.call<RecordRow[]>('GET', '/v1/records')
 }
 
-async function writeSeries (agents: TestAgent[], writer: number, count: number, spacingMs: number, subnetA: number): Promise<WriterResult> {
+async function writeSeries (agents: TestAgent[], writer: number, count: number, spacingMs: number, subnetA: number, idleCores: number | undefined): Promise<WriterResult> {
   const w = agents[writer]!
   const before = await Promise.all(agents.map(async a => (await meshStatus(a)).syncRecordsIn))
   const baseline = new Set((await records(w)).map(r => r.id))
@@ -156,9 +159,14 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
     }, 0)
     if (missing === 0) break
     if (Date.now() > deadline) throw new Error(`writer ${writer}: ${missing} (agent, record) pairs still missing after 120 s`)
-    await sleepMs(250)
+    // Every agent's /v1/records is a JSON dump of its whole state: polled often, it would
+    // be a load of its own on the agents still draining (appliedAtMs does not depend on it).
+    await sleepMs(1000)
   }
   const convergedAfterMs = Date.now() - t0
+  const allCpuS = sum(pids.map((p, i) => cpuSeconds(p) - cpu0[i]!)) - (idleCores ?? 0) * convergedAfterMs / 1000
+  const cpuMsPerRecord = allCpuS * 1000 / count / agents.length
+  log(`writer ${writer}: CPU per record per agent ${fmt(cpuMsPerRecord, 2)} ms (first write until all held, ${fmt(convergedAfterMs / 1000, 1)} s${idleCores === undefined ? ', idle not subtracted: no idle window' : `, minus the idle ${fmt(idleCores, 2)} cores`})`)
   const after = await Promise.all(agents.map(async a => (await meshStatus(a)).syncRecordsIn))
 
   const perRecord: number[] = []
@@ -188,7 +196,7 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
   log(`writer ${writer}: slowest receivers ${late.map(x => `#${x.i} (median ${fmt(x.median)} / max ${fmt(x.max)} ms, ${x.connections} conns, mesh ${x.mesh})`).join(', ')}`)
   log(`writer ${writer}: per record in write order (ms): ${names.map(n => fmt(worstById.get(`network/${n}`) ?? NaN)).join(' ')}`)
   log(`writer ${writer}: mesh sizes ${perAgent.map(x => x.mesh).join(' ')}; connections ${perAgent.map(x => x.connections).join(' ')}`)
-  return { writer, records: count, perRecord, perPair, viaSync: sum(after) - sum(before), convergedAfterMs, cpuCores }
+  return { writer, records: count, perRecord, perPair, viaSync: sum(after) - sum(before), convergedAfterMs, cpuCores, cpuMsPerRecord }
 }
 
 async function runOne (n: number, opts: { records: number, spacingMs: number, writers: string[], concurrency: number, args: string[], idleSeconds: number }, runIndex: number): Promise<RunResult> {
@@ -219,7 +227,7 @@ async function runOne (n: number, opts: { records: number, spacingMs: number, wr
       if (!Number.isInteger(writer) || writer < 0 || writer >= n) throw new Error(`--writers: ${spec} is not a host of a ${n}-host cluster`)
       log(`N=${n}: host ${writer} writes ${opts.records} records, one every ${opts.spacingMs} ms`)
       // Distinct /24s per run and writer: 10.<100 + 10·run + k>.<i>.0/24.
-      writers.push(await writeSeries(agents, writer, opts.records, opts.spacingMs, 100 + runIndex * 10 + k))
+      writers.push(await writeSeries(agents, writer, opts.records, opts.spacingMs, 100 + runIndex * 10 + k, idle === undefined ? undefined : sum(idle.cpuPct) / 100))
       await sleepMs(1000)
     }
     const rssMiB = agents.map(a => rssBytes(agentPid(a)) / MiB)
@@ -262,11 +270,11 @@ async function main (): Promise<void> {
   out.push(`agent args: ${args.join(' ')}; ${recordsPer} network records per writer, one every ${spacingMs} ms`)
   out.push('propagation of a record = max over agents of (appliedAtMs there − appliedAtMs on the writer); percentiles over records (nearest rank)\n')
   out.push(table(
-    ['N', 'writer', 'records', 'p50 ms', 'p99 ms', 'max ms', 'pairs p50 ms', 'pairs p99 ms', 'by sync', 'all held after s', 'agents CPU during writes (cores)'],
+    ['N', 'writer', 'records', 'p50 ms', 'p99 ms', 'max ms', 'pairs p50 ms', 'pairs p99 ms', 'by sync', 'all held after s', 'agents CPU during writes (cores)', 'CPU per record per agent ms'],
     results.flatMap(r => r.writers.map(w => [
       r.n, w.writer === 0 ? '0 (seed)' : String(w.writer), w.records,
       fmt(pct(w.perRecord, 50)), fmt(pct(w.perRecord, 99)), fmt(max(w.perRecord)),
-      fmt(pct(w.perPair, 50)), fmt(pct(w.perPair, 99)), w.viaSync, fmt(w.convergedAfterMs / 1000, 1), fmt(w.cpuCores, 2)
+      fmt(pct(w.perPair, 50)), fmt(pct(w.perPair, 99)), w.viaSync, fmt(w.convergedAfterMs / 1000, 1), fmt(w.cpuCores, 2), fmt(w.cpuMsPerRecord, 2)
     ]))))
   out.push('("pairs": over every (record, receiving agent); "by sync": records that arrived by anti-entropy instead of gossip, summed over agents)\n')
   out.push(table(

@@ -46,8 +46,14 @@ test('5 agents join through one seed, records reach all, a late sixth converges 
     t.is(victim.peerId, oldId, 'the restarted agent keeps its peer id')
     t.deepEqual(await victim.networks(), [...names].sort(), 'the last known state is served at once')
     await waitForPeers([...agents, sixth], 'alive')
+    const meshCounters = async (): Promise<{ published: number, bundlesPublished: number }> =>
+      (await victim.api.call<{ mesh: { published: number, bundlesPublished: number } }>('GET', '/v1/status')).mesh
+    const before = await meshCounters()
     await victim.createNetwork('after-restart', '10.200.0.0/16')
     await waitForNetworks([...agents, sixth], [...names, 'after-restart'], 'a record written after the restart everywhere')
+    const after = await meshCounters()
+    t.is(after.published - before.published, 2, 'a network create writes the network and its first ranges record')
+    t.is(after.bundlesPublished - before.bundlesPublished, 1, 'both travel in one gossip message')
   })
 })
 
@@ -96,9 +102,10 @@ test('an agent with the wrong cluster key is never connected; forged and garbage
     const exit = await rogue.exited
     t.is(exit.code, 0, rogue.output())
     t.regex(rogue.output(), /forged-owner/)
+    t.regex(rogue.output(), /mixed-bundle/)
     t.regex(rogue.output(), /false-suspicion/)
     const status = await seed.api.call<{ mesh: { gossipRejected: number } }>('GET', '/v1/status')
-    t.true(status.mesh.gossipRejected >= 4, `the seed rejected the forged messages (${status.mesh.gossipRejected})`)
+    t.true(status.mesh.gossipRejected >= 5, `the seed rejected the forged messages (${status.mesh.gossipRejected})`)
     // the false suspicion was refuted by the victim: it never stopped being alive anywhere
     const victimStatus = await other.api.call<{ liveness: { refutations: number } }>('GET', '/v1/status')
     t.true(victimStatus.liveness.refutations >= 1, 'the victim refuted the suspicion')
@@ -110,6 +117,7 @@ test('an agent with the wrong cluster key is never connected; forged and garbage
     t.deepEqual(after.find(p => p.id === other.peerId)?.address, before.find(p => p.id === other.peerId)?.address,
       'the victim\'s host record is untouched')
     t.false(after.some(p => p.address === '10.66.66.66'))
+    t.false(after.some(p => p.address === '10.66.66.67'), 'a bundle with one forged record is rejected whole')
     // everybody still serves and still gossips
     await seed.createNetwork('still-works', '10.110.0.0/16')
     await waitForNetworks([seed, other], ['still-works'], 'gossip to work after the attack')

@@ -70,11 +70,12 @@ class Cluster {
     host.store = await DataStore.open(host.dir)
     host.state = new ClusterState({ store: host.store, privateKey: host.key, peerId: host.id, logger: logger.child({ host: host.name }) })
     await host.state.load()
-    host.state.on('local', o => {
+    host.state.on('local', records => {
       for (const other of this.hosts) {
         if (other === host) continue
-        if (this.gossip && other.up && this.reach(host, other)) void other.state.apply([o.envelope]).catch(() => {})
-        else this.backlog.push({ to: other.id, envelope: o.envelope })
+        const envelopes = records.map(o => o.envelope)
+        if (this.gossip && other.up && this.reach(host, other)) void other.state.apply(envelopes).catch(() => {})
+        else for (const envelope of envelopes) this.backlog.push({ to: other.id, envelope })
       }
     })
     host.ipam = new Ipam({

@@ -112,6 +112,36 @@ test('a newer write wins everywhere; a tombstone hides the record but is kept', 
   t.is(ra.get('network/blue'), undefined)
 })
 
+test('together: the records written inside it are announced in one local event, also when it throws; writes elsewhere are not held', async t => {
+  const w = await writer()
+  const state = await replica(t, w)
+  const events: string[][] = []
+  state.on('local', records => { events.push(records.map(o => o.record.id)) })
+  const body = (name: string): NetworkBody => NetworkBody.decode(networkBody(name, 7))
+
+  let release!: () => void
+  const gate = new Promise<void>(resolve => { release = resolve })
+  const inside = state.together(async () => {
+    await state.write('network', 'a', body('a'))
+    await gate
+    await state.write('network', 'b', body('b'))
+  })
+  while (state.get('network/a') === undefined) await new Promise(resolve => setTimeout(resolve, 5))
+  // a write from another context (another API request) goes out on its own, at once
+  await state.write('network', 'other', body('other'))
+  t.deepEqual(events, [['network/other']], 'nothing of the together call is announced before it ends')
+  release()
+  await inside
+  t.deepEqual(events, [['network/other'], ['network/a', 'network/b']])
+
+  await t.throwsAsync(state.together(async () => {
+    await state.write('network', 'c', body('c'))
+    throw new Error('boom')
+  }), { message: 'boom' })
+  t.deepEqual(events.at(-1), ['network/c'], 'what was written before the throw is on disk and announced')
+  t.true(state.get('network/c') !== undefined)
+})
+
 test('records persist: a reopened state holds the same records and clock', async t => {
   const a = await writer()
   const dir = await mkdtemp(join(tmpdir(), 'mp-state-'))

@@ -1,9 +1,11 @@
 /**
  * A hostile cluster member for tests: it holds the right cluster key, joins through a
  * seed, and publishes on the records topic (1) garbage bytes, (2) a host record it signed
- * but that is owned by another host (the victim), (3) an oversized message; and on the
- * liveness topic (4) a suspicion of the victim (valid: any member may suspect another; the
- * victim must refute it), (5) a leave and (6) an alive "about" the victim that it signed
+ * but that is owned by another host (the victim), (3) a bundle of its own valid host
+ * record (address 10.66.66.67) and that forgery (rejected whole), (4) an oversized
+ * message; and on the
+ * liveness topic (5) a suspicion of the victim (valid: any member may suspect another; the
+ * victim must refute it), (6) a leave and (7) an alive "about" the victim that it signed
  * itself (forgeries: rejected). It prints one JSON line per publish and exits after
  * `linger` ms.
  *   rogue-peer.js <cluster-key-file> <seed host:port> <victim peer id> [linger-ms] [victim life]
@@ -17,7 +19,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { gossipsub } from '@libp2p/gossipsub'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { SignedRecord, Record as WireRecord, RecordKind, HostBody, LivenessNews, NewsKind, RECORD_SCHEMA_VERSION } from '@meshplane/proto'
+import { SignedRecord, Record as WireRecord, RecordKind, RecordBundle, HostBody, LivenessNews, NewsKind, RECORD_SCHEMA_VERSION } from '@meshplane/proto'
 import { readClusterKey } from '@meshplane/agent/identity.js'
 import { parseSeed } from '@meshplane/agent/mesh/address.js'
 import { RECORDS_TOPIC, LIVENESS_TOPIC } from '@meshplane/agent/mesh/constants.js'
@@ -47,11 +49,16 @@ async function publish (what: string, data: Uint8Array, topic = RECORDS_TOPIC): 
 }
 
 await publish('garbage', new Uint8Array([0xde, 0xad, 0xbe, 0xef, 0x01, 0x02]))
-const body = HostBody.encode({ underlayIp: '10.66.66.66', vxlanPort: 4789, agentVersion: 'evil', startedAtMs: 1n, incarnation: 1n << 60n, leaving: false, multiaddrs: [] })
-const record = WireRecord.encode({ kind: RecordKind.KIND_HOST, key: victim!, writer: me, lamport: 1n << 40n, deleted: false, deletedAtMs: 0n, body })
-const domain = new TextEncoder().encode('meshplane-record:')
-const signature = new Uint8Array(await key.sign(new Uint8Array([...domain, ...record])))
-await publish('forged-owner', SignedRecord.encode({ schema: RECORD_SCHEMA_VERSION, record, signature }))
+async function hostRecord (owner: string, underlayIp: string): Promise<Uint8Array<ArrayBuffer>> {
+  const body = HostBody.encode({ underlayIp, vxlanPort: 4789, agentVersion: 'evil', startedAtMs: 1n, incarnation: 1n << 60n, leaving: false, multiaddrs: [] })
+  const record = WireRecord.encode({ kind: RecordKind.KIND_HOST, key: owner, writer: me, lamport: 1n << 40n, deleted: false, deletedAtMs: 0n, body })
+  const domain = new TextEncoder().encode('meshplane-record:')
+  const signature = new Uint8Array(await key.sign(new Uint8Array([...domain, ...record])))
+  return SignedRecord.encode({ schema: RECORD_SCHEMA_VERSION, record, signature })
+}
+const forged = await hostRecord(victim!, '10.66.66.66')
+await publish('forged-owner', RecordBundle.encode({ records: [forged] }))
+await publish('mixed-bundle', RecordBundle.encode({ records: [await hostRecord(me, '10.66.66.67'), forged] }))
 await publish('oversized', new Uint8Array(64 * 1024).fill(7))
 if (lifeArg !== undefined) {
   const life = BigInt(lifeArg)

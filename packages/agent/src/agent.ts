@@ -247,10 +247,13 @@ export class Agent implements AgentView {
   }
 
   /** A new cluster network; its creator seeds the IPAM with the whole range. */
+  /** The network record and the IPAM's first ranges record travel in one gossip message. */
   async #createNetwork (req: CreateNetworkRequest): Promise<NetworkBody> {
-    const n = await this.#networksControl.create(req)
-    await this.#ipam.onNetworkCreated(n.name)
-    return n
+    return await this.#state.together(async () => {
+      const n = await this.#networksControl.create(req)
+      await this.#ipam.onNetworkCreated(n.name)
+      return n
+    })
   }
 
   /** Never shorter than dead-after: a restart must outlast the time peers take to notice. */

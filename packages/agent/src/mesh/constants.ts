@@ -1,4 +1,13 @@
-export const RECORDS_TOPIC = '/meshplane/records/1'
+import { MAX_RECORD_BYTES } from '../state/constants.js'
+
+/** Carries RecordBundles (version 1 carried one bare SignedRecord per message). */
+export const RECORDS_TOPIC = '/meshplane/records/2'
+/** A bundle holds the records of one change (a network and its ranges: 2); a burst of
+ * local writes is split into bundles of at most this many. */
+export const MAX_BUNDLE_RECORDS = 64
+/** What a bundle of MAX_BUNDLE_RECORDS records of the largest size can take (each record
+ * field costs a tag and a length: a few bytes); anything bigger is hostile. */
+export const MAX_BUNDLE_BYTES = MAX_BUNDLE_RECORDS * (MAX_RECORD_BYTES + 8)
 /** Liveness news (suspicions, refutations, leaving): published only when something changes. */
 export const LIVENESS_TOPIC = '/meshplane/liveness/1'
 export const SYNC_PROTOCOL = '/meshplane/sync/1.0.0'

@@ -22,11 +22,12 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { pbStream } from '@libp2p/utils'
 import type { PrivateKey, PeerId, Connection, Stream } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import { LivenessNews, NewsKind, Probe, ProbeAck } from '@meshplane/proto'
+import { LivenessNews, NewsKind, Probe, ProbeAck, RecordBundle } from '@meshplane/proto'
 import { openRecord, type ClusterState, type OpenedRecord, type RecordChange } from '../state/index.js'
 import {
   RECORDS_TOPIC, LIVENESS_TOPIC, SYNC_PROTOCOL, PROBE_PROTOCOL, DEFAULT_SYNC_INTERVAL_MS, DEFAULT_TARGET_PEERS,
-  REDIAL_TICK_MS, MIN_REDIAL_BACKOFF_MS, MAX_REDIAL_BACKOFF_MS, MAX_LIVENESS_BYTES, MAX_PROBE_ACK_BYTES, MAX_VIEW_ENTRIES
+  REDIAL_TICK_MS, MIN_REDIAL_BACKOFF_MS, MAX_REDIAL_BACKOFF_MS, MAX_LIVENESS_BYTES, MAX_PROBE_ACK_BYTES, MAX_VIEW_ENTRIES,
+  MAX_BUNDLE_RECORDS, MAX_BUNDLE_BYTES
 } from './constants.js'
 import { runSyncClient, runSyncServer, type SyncStats } from './sync.js'
 import { parseSeed, peerIdOfAddr, transportPart } from './address.js'
@@ -85,7 +86,9 @@ export interface MeshCounters {
   syncRecordsIn: number
   syncRecordsOut: number
   syncBytes: number
+  /** records published, and the gossip messages (bundles) that carried them */
   published: number
+  bundlesPublished: number
   livenessNewsOut: number
   probesServed: number
   /** gauges, read when the counters are: open connections, peers with more than one,
@@ -127,10 +130,10 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #init: MeshInit
   readonly #seeds = new Map<string, DialTarget>()
   readonly #peerTargets = new Map<string, DialTarget>()
-  readonly #opened = new WeakMap<Uint8Array, OpenedRecord>()
+  readonly #opened = new WeakMap<Uint8Array, OpenedRecord[]>()
   readonly counters: MeshCounters = {
     gossipAccepted: 0, gossipRejected: 0, gossipIgnored: 0, syncRounds: 0, syncFailures: 0,
-    syncRecordsIn: 0, syncRecordsOut: 0, syncBytes: 0, published: 0,
+    syncRecordsIn: 0, syncRecordsOut: 0, syncBytes: 0, published: 0, bundlesPublished: 0,
     livenessNewsOut: 0, probesServed: 0
   } as MeshCounters
 
@@ -138,7 +141,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
   #timers: NodeJS.Timeout[] = []
   #stopping = false
   #probeResponder: ProbeResponder | undefined
-  readonly #onLocal = (o: OpenedRecord): void => { void this.#publishRecord(o) }
+  readonly #onLocal = (records: OpenedRecord[]): void => {
+    for (let i = 0; i < records.length; i += MAX_BUNDLE_RECORDS) void this.#publishRecords(records.slice(i, i + MAX_BUNDLE_RECORDS))
+  }
 
   constructor (components: MeshComponents, init: MeshInit) {
     super()
@@ -382,7 +387,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#announceTimer = setTimeout(() => {
       this.#announceTimer = undefined
       const own = this.#state.getEnvelope(`host/${this.#state.peerId}`)
-      if (own !== undefined && !this.#stopping) void this.#publishRecord(own)
+      if (own !== undefined && !this.#stopping) void this.#publishRecords([own])
     }, ANNOUNCE_COALESCE_MS)
     this.#announceTimer.unref()
   }
@@ -408,31 +413,25 @@ export class Mesh extends EventEmitter<MeshEvents> {
     }
   }
 
-  async #publishRecord (o: OpenedRecord): Promise<void> {
+  async #publishRecords (records: OpenedRecord[]): Promise<void> {
     if (this.#node === undefined) return
     try {
-      await this.#node.services.pubsub.publish(RECORDS_TOPIC, o.envelope)
-      this.counters.published++
+      await this.#node.services.pubsub.publish(RECORDS_TOPIC, RecordBundle.encode({ records: records.map(o => o.envelope) }))
+      this.counters.published += records.length
+      this.counters.bundlesPublished++
     } catch (err) {
-      // Not fatal: anti-entropy carries the record to whoever missed it.
-      this.#log.debug({ err, id: o.record.id }, 'record publish failed')
+      // Not fatal: anti-entropy carries the records to whoever missed them.
+      this.#log.debug({ err, ids: records.map(o => o.record.id) }, 'record publish failed')
     }
   }
 
   async #validateRecord (msg: Message): Promise<TopicValidatorResult> {
     if (msg.type !== 'signed') return this.#reject('unsigned record message')
-    try {
-      const opened = await openRecord(msg.data)
-      // Gossip carries only first-hand records: whoever signed the message wrote the
-      // record. (Second-hand records travel by sync, where the record's own signature is
-      // what counts.)
-      if (opened.record.writer !== msg.from.toString()) return this.#reject(`record written by ${opened.record.writer} published by ${msg.from.toString()}`)
-      this.#opened.set(msg.data, opened)
-      this.counters.gossipAccepted++
-      return TopicValidatorResult.Accept
-    } catch (err) {
-      return this.#reject((err as Error).message, msg.from.toString())
-    }
+    const opened = await openBundle(msg.data, msg.from.toString())
+    if (typeof opened === 'string') return this.#reject(opened, msg.from.toString())
+    this.#opened.set(msg.data, opened)
+    this.counters.gossipAccepted++
+    return TopicValidatorResult.Accept
   }
 
   /** News about oneself (alive, leave) must be signed by that host; a suspicion must be
@@ -462,8 +461,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
     if (msg.type !== 'signed') return
     try {
       if (msg.topic === RECORDS_TOPIC) {
-        const opened = this.#opened.get(msg.data) ?? await openRecord(msg.data)
-        await this.#state.applyOpened([opened])
+        const opened = this.#opened.get(msg.data) ?? await openBundle(msg.data, msg.from.toString())
+        if (typeof opened !== 'string') await this.#state.applyOpened(opened)
       } else if (msg.topic === LIVENESS_TOPIC) {
         this.emit('liveness', { from: msg.from.toString(), news: LivenessNews.decode(msg.data) })
       }
@@ -589,6 +588,34 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const conn = await this.node.dial(addr, { signal: AbortSignal.timeout(5000) })
     return conn.remotePeer.toString()
   }
+}
+
+/**
+ * The records of a gossiped RecordBundle, all verified, or why it is rejected. A bundle
+ * is accepted whole or not at all: every record must verify and must have been written by
+ * `from`, the host that signed the message. (Gossip carries only first-hand records;
+ * second-hand records travel by sync, where the record's own signature is what counts.)
+ */
+async function openBundle (data: Uint8Array, from: string): Promise<OpenedRecord[] | string> {
+  if (data.byteLength > MAX_BUNDLE_BYTES) return `oversized record bundle (${data.byteLength} bytes)`
+  let bundle: RecordBundle
+  try {
+    bundle = RecordBundle.decode(data, { limits: { records: MAX_BUNDLE_RECORDS } })
+  } catch (err) {
+    return `undecodable record bundle: ${(err as Error).message}`
+  }
+  if (bundle.records.length === 0) return 'empty record bundle'
+  const opened: OpenedRecord[] = []
+  for (const envelope of bundle.records) {
+    try {
+      const o = await openRecord(envelope)
+      if (o.record.writer !== from) return `record written by ${o.record.writer} published by ${from}`
+      opened.push(o)
+    } catch (err) {
+      return (err as Error).message
+    }
+  }
+  return opened
 }
 
 function fastMessageId (msg: { from?: Uint8Array, seqno?: Uint8Array }): string {

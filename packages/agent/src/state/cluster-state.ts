@@ -2,10 +2,12 @@
  * The replicated cluster state of one agent: verified records in memory, persisted in
  * LevelDB before anyone is told about them. Records come in two ways: `apply` for
  * envelopes from the network (verified here), and `write` for this agent's own changes
- * (signed here, then announced through the 'local' event for the mesh to publish).
+ * (signed here, then announced through the 'local' event for the mesh to publish; the
+ * records written inside one `together` call are announced in one event).
  * Holds no sockets; knows nothing of libp2p or the kernel.
  */
 import { EventEmitter } from 'node:events'
+import { AsyncLocalStorage } from 'node:async_hooks'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Logger } from 'pino'
 import { openRecord, sealRecord, encodeBody, type OpenedRecord } from './codec.js'
@@ -50,7 +52,8 @@ type RecordOf<K extends RecordKindName> = Extract<StateRecord, { kind: K }>
 
 export interface ClusterStateEvents {
   change: [RecordChange]
-  local: [OpenedRecord]
+  /** records this agent wrote, to publish: one, or those of one `together` call */
+  local: [OpenedRecord[]]
 }
 
 
@@ -72,6 +75,8 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
   /** Verified records waiting for the next merge (applyOpened), and that merge. */
   readonly #pending: OpenedRecord[] = []
   #pendingBatch: Promise<number> | undefined
+  /** The records written so far inside the current `together` call of this async context. */
+  readonly #together = new AsyncLocalStorage<OpenedRecord[]>()
 
   constructor (components: ClusterStateComponents, init: ClusterStateInit = {}) {
     super()
@@ -164,6 +169,8 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
 
   /** Writes (or with body undefined, deletes) a record this agent owns or may write. */
   async write<K extends RecordKindName> (kind: K, key: string, body: BodyOf<K> | undefined): Promise<OpenedRecord> {
+    // The caller's `together` context, taken before the serial queue runs this later.
+    const held = this.#together.getStore()
     return await this.#serial.run(async () => {
       const current = this.#entries.get(`${kind}/${key}`)
       const lamport = (current !== undefined && current.record.lamport > this.#clock ? current.record.lamport : this.#clock) + 1n
@@ -177,9 +184,25 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
         body: deleted ? new Uint8Array(0) : encodeBody({ kind, body })
       })
       await this.#mergeAndPersist([opened], true)
-      this.emit('local', opened)
+      if (held !== undefined) held.push(opened)
+      else this.emit('local', [opened])
       return opened
     })
+  }
+
+  /**
+   * Runs `fn`; the records it writes (in its own async context: concurrent writes elsewhere
+   * are not held back) are stored at once and announced in one 'local' event when it
+   * ends, so they travel in one gossip message. Also when `fn` throws: what was written
+   * is on disk and must reach the others.
+   */
+  async together<T> (fn: () => Promise<T>): Promise<T> {
+    const held: OpenedRecord[] = []
+    try {
+      return await this.#together.run(held, fn)
+    } finally {
+      if (held.length > 0) this.emit('local', held)
+    }
   }
 
   async #mergeAndPersist (opened: OpenedRecord[], local: boolean): Promise<number> {
