@@ -11,6 +11,10 @@
  * (appliedAtMs is the wall-clock time the record's version arrived; on the writer it is
  * the write; all agents share this machine's clock). p50 / p99 / max are over records.
  *
+ * A warm-up series (--warmup, 5 records from the first writer) runs before the measured
+ * ones and is printed on its own line: right after start-up each agent runs the receive
+ * path for the first time (V8 compiles it then), and those first records took 2–4× longer.
+ *
  * Before the writes, an idle window (--idle-seconds) measures per agent what a quiet
  * cluster costs (CPU, liveness probes and news, suspicions) and counts false alarms, so
  * one run at N = 30 gives both figures (the machine is shared; big runs are few).
@@ -35,6 +39,9 @@ const USAGE = `usage: node dist/bench/convergence.js [N ...] [options]
   --log-level LEVEL      agent log level (default info)
   --agent-arg ARG        extra agent flag, repeatable (e.g. --agent-arg=--target-peers=8)
   --idle-seconds S       idle window before the writes (default 30; 0 skips it)
+  --warmup K             records the first writer writes before the measured series, not
+                         counted (default 5; 0 skips): the first records after start-up pay
+                         each agent's first run of the code paths (printed separately)
 `
 
 interface RecordRow { id: string, writer: string, lamport: string, appliedAtMs: number | null }
@@ -61,6 +68,7 @@ interface RunResult {
   rssMiB: number[]
   writers: WriterResult[]
   idle: IdleWindow | undefined
+  warmup: WriterResult | undefined
 }
 
 interface IdleWindow {
@@ -127,7 +135,7 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
   const t0 = Date.now()
   for (let i = 0; i < count; i++) {
     const started = Date.now()
-    const name = `bench-w${writer}-${i}`
+    const name = `bench-${subnetA}-w${writer}-${i}`
     await w.createNetwork(name, `10.${subnetA}.${i}.0/24`)
     names.push(name)
     const rest = spacingMs - (Date.now() - started)
@@ -199,7 +207,7 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
   return { writer, records: count, perRecord, perPair, viaSync: sum(after) - sum(before), convergedAfterMs, cpuCores, cpuMsPerRecord }
 }
 
-async function runOne (n: number, opts: { records: number, spacingMs: number, writers: string[], concurrency: number, args: string[], idleSeconds: number }, runIndex: number): Promise<RunResult> {
+async function runOne (n: number, opts: { records: number, spacingMs: number, writers: string[], concurrency: number, args: string[], idleSeconds: number, warmup: number }, runIndex: number): Promise<RunResult> {
   log(`N=${n}: creating ${n} namespace hosts`)
   const t0 = Date.now()
   let cluster: Cluster | undefined
@@ -221,17 +229,28 @@ async function runOne (n: number, opts: { records: number, spacingMs: number, wr
       log(`N=${n}: idle: CPU/agent median ${fmt(median(idle.cpuPct), 2)} %, false alarms ${idle.falseAlarms}, suspicions ${idle.suspicions}`)
     }
 
-    const writers: WriterResult[] = []
-    for (const [k, spec] of opts.writers.entries()) {
+    const writerOf = (spec: string): number => {
       const writer = spec === 'last' ? n - 1 : Number(spec)
       if (!Number.isInteger(writer) || writer < 0 || writer >= n) throw new Error(`--writers: ${spec} is not a host of a ${n}-host cluster`)
+      return writer
+    }
+    let warmup: WriterResult | undefined
+    if (opts.warmup > 0) {
+      const writer = writerOf(opts.writers[0]!)
+      log(`N=${n}: warm-up: host ${writer} writes ${opts.warmup} records, not counted`)
+      warmup = await writeSeries(agents, writer, opts.warmup, opts.spacingMs, 100 + runIndex * 10 + 9, undefined)
+      await sleepMs(1000)
+    }
+    const writers: WriterResult[] = []
+    for (const [k, spec] of opts.writers.entries()) {
+      const writer = writerOf(spec)
       log(`N=${n}: host ${writer} writes ${opts.records} records, one every ${opts.spacingMs} ms`)
       // Distinct /24s per run and writer: 10.<100 + 10·run + k>.<i>.0/24.
       writers.push(await writeSeries(agents, writer, opts.records, opts.spacingMs, 100 + runIndex * 10 + k, idle === undefined ? undefined : sum(idle.cpuPct) / 100))
       await sleepMs(1000)
     }
     const rssMiB = agents.map(a => rssBytes(agentPid(a)) / MiB)
-    return { n, clusterMs, apiUpMs, aliveMs, rssMiB, writers, idle }
+    return { n, clusterMs, apiUpMs, aliveMs, rssMiB, writers, idle, warmup }
   } finally {
     log(`N=${n}: tearing down`)
     await cluster?.destroy()
@@ -246,7 +265,8 @@ async function main (): Promise<void> {
     concurrency: { type: 'string' },
     'log-level': { type: 'string' },
     'agent-arg': { type: 'string', multiple: true },
-    'idle-seconds': { type: 'string' }
+    'idle-seconds': { type: 'string' },
+    warmup: { type: 'string' }
   }, USAGE)
   requireRoot()
   const sizes = intList(positionals, [10, 30], 'N')
@@ -259,9 +279,10 @@ async function main (): Promise<void> {
   const args = ['--log-level', String(values['log-level'] ?? 'info'), ...extra]
 
   const idleSeconds = intFlag(values['idle-seconds'], 30, 'idle-seconds')
+  const warmup = intFlag(values.warmup, 5, 'warmup')
   const loadBefore = loadNote()
   const results: RunResult[] = []
-  for (const [i, n] of sizes.entries()) results.push(await runOne(n, { records: recordsPer, spacingMs, writers: writerSpecs, concurrency, args, idleSeconds }, i))
+  for (const [i, n] of sizes.entries()) results.push(await runOne(n, { records: recordsPer, spacingMs, writers: writerSpecs, concurrency, args, idleSeconds, warmup }, i))
 
   const out: string[] = []
   out.push(`\nRecord propagation (meshplane agent core), ${new Date().toISOString()}`)
@@ -276,7 +297,11 @@ async function main (): Promise<void> {
       fmt(pct(w.perRecord, 50)), fmt(pct(w.perRecord, 99)), fmt(max(w.perRecord)),
       fmt(pct(w.perPair, 50)), fmt(pct(w.perPair, 99)), w.viaSync, fmt(w.convergedAfterMs / 1000, 1), fmt(w.cpuCores, 2), fmt(w.cpuMsPerRecord, 2)
     ]))))
-  out.push('("pairs": over every (record, receiving agent); "by sync": records that arrived by anti-entropy instead of gossip, summed over agents)\n')
+  out.push('("pairs": over every (record, receiving agent); "by sync": records that arrived by anti-entropy instead of gossip, summed over agents)')
+  for (const r of results) {
+    if (r.warmup !== undefined) out.push(`warm-up at N=${r.n} (not in the table): ${r.warmup.records} records from host ${r.warmup.writer}, per record ${r.warmup.perRecord.map(x => fmt(x)).join(' ')} ms`)
+  }
+  out.push('')
   out.push(table(
     ['N', 'namespaces s', 'agents up s', 'then all alive s', 'start total s', 'RSS/agent median MiB', 'RSS/agent max MiB', 'RSS total MiB'],
     results.map(r => [

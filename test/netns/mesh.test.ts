@@ -52,8 +52,12 @@ test('5 agents join through one seed, records reach all, a late sixth converges 
     await victim.createNetwork('after-restart', '10.200.0.0/16')
     await waitForNetworks([...agents, sixth], [...names, 'after-restart'], 'a record written after the restart everywhere')
     const after = await meshCounters()
-    t.is(after.published - before.published, 2, 'a network create writes the network and its first ranges record')
-    t.is(after.bundlesPublished - before.bundlesPublished, 1, 'both travel in one gossip message')
+    // A create writes the network and its first ranges record, in one gossip message; a
+    // young agent may also re-announce its host record meanwhile (one record, one message).
+    const records = after.published - before.published
+    const bundles = after.bundlesPublished - before.bundlesPublished
+    t.true(records >= 2, `the create published its records (${records})`)
+    t.is(records - bundles, 1, `the network and its ranges record travelled together (${records} records in ${bundles} messages)`)
   })
 })
 

@@ -150,8 +150,9 @@ export class Agent implements AgentView {
     // Ranges records (IPAM bookkeeping) are not part of the kernel's input: a change to one
     // must not cost a reconcile pass (4 netlink dumps and a diff) on every host.
     this.#state.on('change', ({ record }) => { if (record.kind !== 'ranges') this.#scheduleDataplaneUpdate() })
-    this.#liveness.on('change', ({ to }) => {
+    this.#liveness.on('change', ({ peer, to }) => {
       this.#scheduleDataplaneUpdate()
+      if (to === 'unreachable') void this.#mesh.hangUp(peer)
       if (to === 'left') setTimeout(() => { this.#scheduleDataplaneUpdate() }, this.#restartGraceMs() + 50).unref()
     })
     // Endpoints of hosts still in their startup grace are withdrawn once it ends, unless

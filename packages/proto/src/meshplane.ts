@@ -2791,6 +2791,7 @@ export interface Probe {
   suspect: boolean
   relayTo: string
   wantView: boolean
+  id: number
 }
 
 export namespace Probe {
@@ -2828,6 +2829,11 @@ export namespace Probe {
           w.bool(obj.wantView)
         }
 
+        if ((obj.id != null && obj.id !== 0)) {
+          w.uint32(48)
+          w.uint32(obj.id)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -2837,7 +2843,8 @@ export namespace Probe {
           seq: 0n,
           suspect: false,
           relayTo: '',
-          wantView: false
+          wantView: false,
+          id: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2864,6 +2871,10 @@ export namespace Probe {
             }
             case 5: {
               obj.wantView = reader.bool()
+              break
+            }
+            case 6: {
+              obj.id = reader.uint32()
               break
             }
             default: {
@@ -2916,6 +2927,13 @@ export namespace Probe {
               }
               break
             }
+            case 6: {
+              yield {
+                field: `${prefix}.id`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2953,6 +2971,11 @@ export namespace Probe {
     value: boolean
   }
 
+  export interface ProbeIdFieldEvent {
+    field: '$.id'
+    value: number
+  }
+
   export function encode (obj: Partial<Probe>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Probe.codec())
   }
@@ -2961,7 +2984,7 @@ export namespace Probe {
     return decodeMessage(buf, Probe.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Probe>): Generator<ProbeIncarnationFieldEvent | ProbeSeqFieldEvent | ProbeSuspectFieldEvent | ProbeRelayToFieldEvent | ProbeWantViewFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Probe>): Generator<ProbeIncarnationFieldEvent | ProbeSeqFieldEvent | ProbeSuspectFieldEvent | ProbeRelayToFieldEvent | ProbeWantViewFieldEvent | ProbeIdFieldEvent> {
     return streamMessage(buf, Probe.codec(), opts)
   }
 }
@@ -2971,6 +2994,7 @@ export interface ProbeAck {
   incarnation: bigint
   seq: bigint
   unreachable: ViewEntry[]
+  id: number
 }
 
 export namespace ProbeAck {
@@ -3005,6 +3029,11 @@ export namespace ProbeAck {
           }
         }
 
+        if ((obj.id != null && obj.id !== 0)) {
+          w.uint32(40)
+          w.uint32(obj.id)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -3013,7 +3042,8 @@ export namespace ProbeAck {
           ok: false,
           incarnation: 0n,
           seq: 0n,
-          unreachable: []
+          unreachable: [],
+          id: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -3042,6 +3072,10 @@ export namespace ProbeAck {
               obj.unreachable.push(ViewEntry.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.unreachable$
               }))
+              break
+            }
+            case 5: {
+              obj.id = reader.uint32()
               break
             }
             default: {
@@ -3102,6 +3136,13 @@ export namespace ProbeAck {
 
               break
             }
+            case 5: {
+              yield {
+                field: `${prefix}.id`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -3147,6 +3188,11 @@ export namespace ProbeAck {
     index: number
   }
 
+  export interface ProbeAckIdFieldEvent {
+    field: '$.id'
+    value: number
+  }
+
   export function encode (obj: Partial<ProbeAck>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ProbeAck.codec())
   }
@@ -3155,7 +3201,7 @@ export namespace ProbeAck {
     return decodeMessage(buf, ProbeAck.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProbeAck>): Generator<ProbeAckOkFieldEvent | ProbeAckIncarnationFieldEvent | ProbeAckSeqFieldEvent | ProbeAckUnreachablePeerFieldEvent | ProbeAckUnreachableIncarnationFieldEvent | ProbeAckUnreachableSeqFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProbeAck>): Generator<ProbeAckOkFieldEvent | ProbeAckIncarnationFieldEvent | ProbeAckSeqFieldEvent | ProbeAckUnreachablePeerFieldEvent | ProbeAckUnreachableIncarnationFieldEvent | ProbeAckUnreachableSeqFieldEvent | ProbeAckIdFieldEvent> {
     return streamMessage(buf, ProbeAck.codec(), opts)
   }
 }

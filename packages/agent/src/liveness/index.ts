@@ -4,7 +4,8 @@
  *
  * How it works (SWIM, as memberlist/serf do it, over libp2p connections):
  *   - every probe interval T this agent probes one host directly over
- *     /meshplane/probe/1.0.0: the connected hosts in a shuffled round-robin, and every
+ *     /meshplane/probe/2.0.0 (one long-lived stream per peer, requests matched by id:
+ *     mesh/probe-channel.ts): the connected hosts in a shuffled round-robin, and every
  *     DIAL_PROBE_EVERY-th round a host it is not connected to (dialling it: this is what
  *     finds the far side of a partition and a long-dead host after a restart);
  *   - no answer within T: it asks INDIRECT_PROBES other connected hosts to probe it (so a
@@ -24,6 +25,9 @@
  *     is probed at once instead of waiting for its turn; a refused dial (the host is up,
  *     nothing listens) is conclusive and skips the indirect probes, so kill -9 is seen as
  *     unreachable everywhere after ≈ the suspicion time;
+ *   - the agent hangs up on a host found unreachable (libp2p's connection monitor, a
+ *     ping stream per connection every 10 s, is off: these probes already visit every
+ *     connection), so gossipsub stops sending into a dead connection; probes redial it;
  *   - a graceful stop publishes a signed Leave (and the host record says leaving): left at
  *     once; a restart is a new life (the host record's incarnation), alive again;
  *   - a starting agent asks its first probe answerer for the hosts it holds unreachable,
@@ -242,7 +246,7 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
     return m !== undefined && m.status !== 'left' && !this.#inFlight.has(peer)
   }
 
-  #request (peer: string, relayTo = ''): Probe {
+  #request (peer: string, relayTo = ''): Omit<Probe, 'id'> {
     const m = this.#table.get(peer)
     return {
       incarnation: m?.life ?? 0n,
@@ -341,7 +345,7 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
 
   // ---- answering ----------------------------------------------------------------------
 
-  async #answer (req: Probe, from: string): Promise<ProbeAck> {
+  async #answer (req: Probe, from: string): Promise<Omit<ProbeAck, 'id'>> {
     this.counters.probesAnswered++
     this.#table.seen(from)
     if (req.relayTo !== '') {

@@ -11,8 +11,9 @@ export const MAX_BUNDLE_BYTES = MAX_BUNDLE_RECORDS * (MAX_RECORD_BYTES + 8)
 /** Liveness news (suspicions, refutations, leaving): published only when something changes. */
 export const LIVENESS_TOPIC = '/meshplane/liveness/1'
 export const SYNC_PROTOCOL = '/meshplane/sync/1.0.0'
-/** Liveness probes (direct and indirect), one request and one answer per stream. */
-export const PROBE_PROTOCOL = '/meshplane/probe/1.0.0'
+/** Liveness probes (direct and indirect): one long-lived stream per prober and peer,
+ * requests and answers matched by id (1.0.0 was one stream per probe). */
+export const PROBE_PROTOCOL = '/meshplane/probe/2.0.0'
 
 /** Anti-entropy with one random peer this often, besides the sync on every new connection
  * (serf's push-pull runs every 30 s; ours is cheap when in sync: one 2 KiB digest). */

@@ -30,6 +30,7 @@ import {
   MAX_BUNDLE_RECORDS, MAX_BUNDLE_BYTES
 } from './constants.js'
 import { runSyncClient, runSyncServer, type SyncStats } from './sync.js'
+import { ProbeChannel, serveProbeStream, type ProbeHandler } from './probe-channel.js'
 import { parseSeed, peerIdOfAddr, transportPart } from './address.js'
 import { MeshplaneError } from '../errors.js'
 
@@ -68,7 +69,7 @@ export interface LivenessNewsEvent {
 }
 
 /** Answers a probe that arrived from `from` (the authenticated remote peer). */
-export type ProbeResponder = (req: Probe, from: string) => Promise<ProbeAck>
+export type ProbeResponder = (req: Probe, from: string) => Promise<Omit<ProbeAck, 'id'>>
 
 export interface MeshEvents {
   liveness: [LivenessNewsEvent]
@@ -131,6 +132,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #seeds = new Map<string, DialTarget>()
   readonly #peerTargets = new Map<string, DialTarget>()
   readonly #opened = new WeakMap<Uint8Array, OpenedRecord[]>()
+  readonly #probeChannels = new Map<string, Promise<ProbeChannel>>()
   readonly counters: MeshCounters = {
     gossipAccepted: 0, gossipRejected: 0, gossipIgnored: 0, syncRounds: 0, syncFailures: 0,
     syncRecordsIn: 0, syncRecordsOut: 0, syncBytes: 0, published: 0, bundlesPublished: 0,
@@ -218,9 +220,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
         inboundConnectionThreshold: 100,
         maxIncomingPendingConnections: 100
       },
-      // Liveness probes (liveness/) decide who is dead; the monitor only clears out
-      // connections that went silent, and must not cut live ones on a busy host.
-      connectionMonitor: { pingInterval: 10_000, pingTimeout: { minTimeout: 5000, maxTimeout: 10_000 } },
+      // Liveness probes (liveness/) already visit every connected host; the agent hangs up
+      // on a host they find unreachable (hangUp). The monitor's ping, a new stream per
+      // connection every 10 s, cost as much as the probes themselves (~2 streams/s per
+      // host at N = 30, each with its multistream negotiation and peer-store reads).
+      connectionMonitor: { enabled: false },
       services: {
         identify: identify(),
         ping: ping(),
@@ -239,15 +243,27 @@ export class Mesh extends EventEmitter<MeshEvents> {
           // mesh only.
           floodPublish: true,
           emitSelf: false,
-          // A normal mesh bound: each forward costs O(D) sends, not O(connections). Dhi 64
-          // (every connection in the mesh) was for a star around the seed (libp2p.md §6);
-          // agents now keep their own connections (target peers, probes), so the mesh
-          // graph is connected without it, and at N = 30 the extra copies (each one
-          // decrypted, decoded and dropped as a duplicate) saturated the machine.
-          D: 6,
-          Dlo: 4,
-          Dhi: 12,
+          // A small mesh: every host forwards each message to its D mesh peers, and all
+          // but the first copy a host receives are duplicates, each decrypted, decoded and
+          // dropped. The publisher's flood already reaches every host it is connected to
+          // (at N = 30 the seed reaches all 29 at once, an ordinary host 12–20), so the mesh
+          // only carries the rest; memberlist (Serf, Consul) gossips to 3 on a LAN too.
+          // Measured at N = 30 (docs/performance.md): D 6 → 4 → 3 took the CPU per record
+          // per host from ~5 ms to ~3 and ~2.5 ms. Dhi 64 (every connection in the mesh)
+          // was for a star around the seed (libp2p.md §6); agents keep their own
+          // connections now (target peers, probes), so the mesh graph is connected without.
+          D: 3,
+          Dlo: 2,
+          Dhi: 6,
+          // the spec's bounds: Dout < Dlo and ≤ D/2, Dscore ≤ D
+          Dout: 1,
+          Dscore: 2,
           heartbeatInterval: 700,
+          // IHAVE gossip is the third way a record reaches a host, after the publisher's
+          // flood to its connections and the mesh forwards (anti-entropy sync is the
+          // fourth): to 2 non-mesh peers per heartbeat rather than 6, it costs a third.
+          Dlazy: 2,
+          gossipFactor: 0.1,
           scoreParams: {
             // Hosts behind one NAT or many agents on one machine share an IP.
             IPColocationFactorWeight: 0,
@@ -325,7 +341,20 @@ export class Mesh extends EventEmitter<MeshEvents> {
     for (const t of this.#timers) clearInterval(t)
     this.#timers = []
     this.#state.off('local', this.#onLocal)
+    for (const opening of this.#probeChannels.values()) void opening.then(c => { c.close() }, () => {})
+    this.#probeChannels.clear()
     await this.#node.stop()
+  }
+
+  /** Closes every connection to `peer` (liveness found it unreachable: a connection to a
+   * silent host would hold gossipsub's copies for it until TCP gives up). Probes redial. */
+  async hangUp (peer: string): Promise<void> {
+    if (this.#node === undefined || this.#stopping) return
+    try {
+      await this.#node.hangUp(peerIdFromString(peer), { signal: AbortSignal.timeout(2000) })
+    } catch (err) {
+      this.#log.debug({ err, peer }, 'hang-up failed')
+    }
   }
 
   connectedPeers (): string[] {
@@ -358,25 +387,36 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * whether the host can be reached at all). undefined when it did not answer in time.
    * `onRefused` is called when the dial was refused: the host is up and nothing listens.
    */
-  async probe (peer: string, req: Probe, timeoutMs: number, onRefused?: () => void): Promise<ProbeAck | undefined> {
-    const node = this.#node
-    if (node === undefined || this.#stopping) return undefined
+  async probe (peer: string, req: Omit<Probe, 'id'>, timeoutMs: number, onRefused?: () => void): Promise<ProbeAck | undefined> {
+    if (this.#node === undefined || this.#stopping) return undefined
     const signal = AbortSignal.timeout(timeoutMs)
-    let stream: Stream | undefined
     try {
-      // An open connection takes the stream directly (no dial queue, no peer-store work).
-      const conn = node.getConnections(peerIdFromString(peer)).find(c => c.status === 'open')
-      stream = conn !== undefined ? await conn.newStream(PROBE_PROTOCOL, { signal }) : await node.dialProtocol(this.#probeTarget(peer), PROBE_PROTOCOL, { signal })
-      const pb = pbStream(stream, { maxDataLength: MAX_PROBE_ACK_BYTES })
-      await pb.write(req, Probe, { signal })
-      const ack = await pb.read(ProbeAck, { signal, limits: { unreachable: MAX_VIEW_ENTRIES } })
-      await stream.close({ signal })
-      return ack
+      const channel = await this.#probeChannel(peer, signal)
+      return await channel.request(req, signal)
     } catch (err) {
-      stream?.abort(err as Error)
       if (isRefused(err)) onRefused?.()
       return undefined
     }
+  }
+
+  /** The open probe channel to `peer`, or a new one (concurrent callers share its opening). */
+  async #probeChannel (peer: string, signal: AbortSignal): Promise<ProbeChannel> {
+    const known = this.#probeChannels.get(peer)
+    if (known !== undefined) {
+      const channel = await known
+      if (!channel.closed) return channel
+      if (this.#probeChannels.get(peer) === known) this.#probeChannels.delete(peer)
+    }
+    const opening = (async () => {
+      const node = this.node
+      // An open connection takes the stream directly (no dial queue, no peer-store work).
+      const conn = node.getConnections(peerIdFromString(peer)).find(c => c.status === 'open')
+      const stream = conn !== undefined ? await conn.newStream(PROBE_PROTOCOL, { signal }) : await node.dialProtocol(this.#probeTarget(peer), PROBE_PROTOCOL, { signal })
+      return new ProbeChannel(stream)
+    })()
+    this.#probeChannels.set(peer, opening)
+    opening.catch(() => { if (this.#probeChannels.get(peer) === opening) this.#probeChannels.delete(peer) })
+    return await opening
   }
 
   #announceTimer: NodeJS.Timeout | undefined
@@ -400,17 +440,10 @@ export class Mesh extends EventEmitter<MeshEvents> {
   }
 
   async #serveProbe (stream: Stream, from: string): Promise<void> {
-    const signal = AbortSignal.timeout(5000)
-    try {
-      const pb = pbStream(stream, { maxDataLength: MAX_LIVENESS_BYTES })
-      const req = await pb.read(Probe, { signal })
-      this.counters.probesServed++
-      const ack = this.#probeResponder === undefined ? { ok: true, incarnation: 0n, seq: 0n, unreachable: [] } : await this.#probeResponder(req, from)
-      await pb.write(ack, ProbeAck, { signal })
-      await stream.close({ signal })
-    } catch (err) {
-      stream.abort(err as Error)
-    }
+    const responder: ProbeHandler = async (req, peer) => this.#probeResponder === undefined
+      ? { ok: true, incarnation: 0n, seq: 0n, unreachable: [] }
+      : await this.#probeResponder(req, peer)
+    await serveProbeStream(stream, from, responder, () => { this.counters.probesServed++ })
   }
 
   async #publishRecords (records: OpenedRecord[]): Promise<void> {
