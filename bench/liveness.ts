@@ -225,8 +225,8 @@ async function idle (n: number, windowS: number, settleS: number, opts: Opts): P
 
 /** Bytes of one probe exchange: the Probe and the ProbeAck frames, plus the per-frame
  * overheads of the stack (length prefix, yamux, noise, TCP/IP, Ethernet; pnet adds none).
- * Each exchange is a new yamux stream with multistream-select, counted by the bench from
- * the wire, not here. */
+ * Exchanges travel on the prober's long-lived probe stream to that peer (one per pair,
+ * opened once); what they cost on the wire is counted by the bench, not here. */
 async function probeSize (): Promise<{ probe: number, ack: number, frame: number }> {
   const key = await generateKeyPair('Ed25519')
   const probe = Probe.encode({ incarnation: BigInt(Date.now()), seq: 3n, suspect: false, relayTo: '' }).byteLength
@@ -340,7 +340,7 @@ async function main (): Promise<void> {
   }
 
   // ---- what liveness costs at 1,000 hosts ----
-  out.push(`Probe size: Probe ${ps.probe} B (with relay_to, the largest), ProbeAck ${ps.ack} B, each in a frame with ~${ps.frame} B of length prefix, yamux, noise and TCP/IP/Ethernet headers; each probe is a new yamux stream (open, multistream-select, request, answer, close).\n`)
+  out.push(`Probe size: Probe ${ps.probe} B (with relay_to, the largest), ProbeAck ${ps.ack} B, each in a frame with ~${ps.frame} B of length prefix, yamux, noise and TCP/IP/Ethernet headers; probes travel on one long-lived stream per (prober, peer), opened once, not a stream per probe.\n`)
   const usable = idles.filter(r => !saturated(r))
   if (usable.length > 0) {
     // Per-probe cost: the fit of per-host CPU and bytes against probe exchanges per second
@@ -351,7 +351,8 @@ async function main (): Promise<void> {
     const cpu = fit(xs, usable.map(r => median(r.cpuPct.slice(1))))
     const fixedSeparated = new Set(xs.map(x => x.toFixed(1))).size > 1
     out.push(fixedSeparated
-      ? `Per probe exchange (sent or answered) a host spends rx ${fmt(rx.b)} B, tx ${fmt(tx.b)} B, CPU ${fmt(cpu.b * 10, 3)} ms (slope over ${usable.length} runs); fixed part: rx ${fmt(rx.a / 1024, 2)} KiB/s, CPU ${fmt(cpu.a, 2)} % of a core.`
+      ? `Per probe exchange (sent or answered) a host spends rx ${fmt(rx.b)} B, tx ${fmt(tx.b)} B, CPU ${fmt(cpu.b * 10, 3)} ms (slope over ${usable.length} runs); fixed part: rx ${fmt(rx.a / 1024, 2)} KiB/s, CPU ${fmt(cpu.a, 2)} % of a core.` +
+        (rx.b < 0 || tx.b < 0 || cpu.b < 0 ? ' A negative slope means the per-probe cost is below the noise between the runs: read the fixed part as the whole cost.' : '')
       : `Per probe exchange, everything counted as probe cost (an upper bound; run --idle-probe-ms 500,5000 to separate the fixed part): rx ${fmt(rx.b)} B, tx ${fmt(tx.b)} B, CPU ${fmt(cpu.b * 10, 3)} ms.`)
     const rows: Array<Array<string | number>> = []
     for (const [iv, dead] of [[500, 2500], [1000, 5000]] as Array<[number, number]>) {

@@ -140,6 +140,12 @@ test('together: the records written inside it are announced in one local event, 
   }), { message: 'boom' })
   t.deepEqual(events.at(-1), ['network/c'], 'what was written before the throw is on disk and announced')
   t.true(state.get('network/c') !== undefined)
+
+  // a write started inside but not awaited, finishing after the call ended, is announced on its own
+  let late: Promise<unknown> | undefined
+  await state.together(async () => { late = state.write('network', 'late', body('late')) })
+  await late
+  t.deepEqual(events.at(-1), ['network/late'])
 })
 
 test('records persist: a reopened state holds the same records and clock', async t => {

@@ -247,8 +247,8 @@ export class Agent implements AgentView {
     await this.#state.write('host', this.#peerId, body)
   }
 
-  /** A new cluster network; its creator seeds the IPAM with the whole range. */
-  /** The network record and the IPAM's first ranges record travel in one gossip message. */
+  /** A new cluster network; its creator seeds the IPAM with the whole range. The network
+   * record and that first ranges record travel in one gossip message. */
   async #createNetwork (req: CreateNetworkRequest): Promise<NetworkBody> {
     return await this.#state.together(async () => {
       const n = await this.#networksControl.create(req)

@@ -19,14 +19,13 @@ import { gossipsub, TopicValidatorResult, type GossipSub, type Message } from '@
 import { createTopicScoreParams } from '@libp2p/gossipsub/score'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { pbStream } from '@libp2p/utils'
 import type { PrivateKey, PeerId, Connection, Stream } from '@libp2p/interface'
 import type { Logger } from 'pino'
-import { LivenessNews, NewsKind, Probe, ProbeAck, RecordBundle } from '@meshplane/proto'
+import { LivenessNews, NewsKind, RecordBundle, type Probe, type ProbeAck } from '@meshplane/proto'
 import { openRecord, type ClusterState, type OpenedRecord, type RecordChange } from '../state/index.js'
 import {
   RECORDS_TOPIC, LIVENESS_TOPIC, SYNC_PROTOCOL, PROBE_PROTOCOL, DEFAULT_SYNC_INTERVAL_MS, DEFAULT_TARGET_PEERS,
-  REDIAL_TICK_MS, MIN_REDIAL_BACKOFF_MS, MAX_REDIAL_BACKOFF_MS, MAX_LIVENESS_BYTES, MAX_PROBE_ACK_BYTES, MAX_VIEW_ENTRIES,
+  REDIAL_TICK_MS, MIN_REDIAL_BACKOFF_MS, MAX_REDIAL_BACKOFF_MS, MAX_LIVENESS_BYTES,
   MAX_BUNDLE_RECORDS, MAX_BUNDLE_BYTES
 } from './constants.js'
 import { runSyncClient, runSyncServer, type SyncStats } from './sync.js'
@@ -248,8 +247,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
           // dropped. The publisher's flood already reaches every host it is connected to
           // (at N = 30 the seed reaches all 29 at once, an ordinary host 12–20), so the mesh
           // only carries the rest; memberlist (Serf, Consul) gossips to 3 on a LAN too.
-          // Measured at N = 30 (docs/performance.md): D 6 → 4 → 3 took the CPU per record
-          // per host from ~5 ms to ~3 and ~2.5 ms. Dhi 64 (every connection in the mesh)
+          // Measured at N = 30 (docs/performance.md): D 6 → 4 → 3 took the CPU per network
+          // create per host from ~5 ms to ~3 ms. Dhi 64 (every connection in the mesh)
           // was for a star around the seed (libp2p.md §6); agents keep their own
           // connections now (target peers, probes), so the mesh graph is connected without.
           D: 3,

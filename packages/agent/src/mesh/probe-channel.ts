@@ -38,7 +38,7 @@ export class ProbeChannel {
 
   /** The answer, or undefined when none came before `signal` fired or the stream broke. */
   async request (req: Omit<Probe, 'id'>, signal: AbortSignal): Promise<ProbeAck | undefined> {
-    if (this.closed) return undefined
+    if (this.closed || signal.aborted) return undefined
     const id = this.#nextId
     this.#nextId = this.#nextId >= 0xffff_fffe ? 1 : this.#nextId + 1
     const { promise, resolve } = Promise.withResolvers<ProbeAck | undefined>()

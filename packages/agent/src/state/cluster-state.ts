@@ -75,8 +75,10 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
   /** Verified records waiting for the next merge (applyOpened), and that merge. */
   readonly #pending: OpenedRecord[] = []
   #pendingBatch: Promise<number> | undefined
-  /** The records written so far inside the current `together` call of this async context. */
-  readonly #together = new AsyncLocalStorage<OpenedRecord[]>()
+  /** The records written so far inside the current `together` call of this async context;
+   * `open` turns false when the call ends (a write it started but did not await is then
+   * announced on its own, not lost). */
+  readonly #together = new AsyncLocalStorage<{ records: OpenedRecord[], open: boolean }>()
 
   constructor (components: ClusterStateComponents, init: ClusterStateInit = {}) {
     super()
@@ -184,7 +186,7 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
         body: deleted ? new Uint8Array(0) : encodeBody({ kind, body })
       })
       await this.#mergeAndPersist([opened], true)
-      if (held !== undefined) held.push(opened)
+      if (held?.open === true) held.records.push(opened)
       else this.emit('local', [opened])
       return opened
     })
@@ -197,11 +199,12 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
    * is on disk and must reach the others.
    */
   async together<T> (fn: () => Promise<T>): Promise<T> {
-    const held: OpenedRecord[] = []
+    const held = { records: [] as OpenedRecord[], open: true }
     try {
       return await this.#together.run(held, fn)
     } finally {
-      if (held.length > 0) this.emit('local', held)
+      held.open = false
+      if (held.records.length > 0) this.emit('local', held.records)
     }
   }
 
