@@ -324,7 +324,13 @@ export class Mesh extends EventEmitter<MeshEvents> {
       }
     })
     node.addEventListener('peer:connect', evt => { this.emit('peer:connect', evt.detail.toString()) })
-    node.addEventListener('peer:disconnect', evt => { this.emit('peer:disconnect', evt.detail.toString()) })
+    node.addEventListener('peer:disconnect', evt => {
+      const peer = evt.detail.toString()
+      // its probe stream died with its last connection: a host that never returns must
+      // not leave an entry behind
+      this.#dropProbeChannel(peer)
+      this.emit('peer:disconnect', peer)
+    })
 
     this.#state.on('local', this.#onLocal)
     this.#timers.push(setInterval(() => { void this.#maintainConnections(targetPeers) }, REDIAL_TICK_MS))
@@ -396,6 +402,13 @@ export class Mesh extends EventEmitter<MeshEvents> {
       if (isRefused(err)) onRefused?.()
       return undefined
     }
+  }
+
+  /** Forgets the channel to `peer` once it is closed (one still opening, on a new
+   * connection, is left alone). */
+  #dropProbeChannel (peer: string): void {
+    const known = this.#probeChannels.get(peer)
+    void known?.then(c => { if (c.closed && this.#probeChannels.get(peer) === known) this.#probeChannels.delete(peer) }, () => {})
   }
 
   /** The open probe channel to `peer`, or a new one (concurrent callers share its opening). */
