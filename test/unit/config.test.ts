@@ -1,12 +1,19 @@
 import test from 'ava'
-import { writeFileSync, mkdtempSync } from 'node:fs'
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadAgentConfig } from '@meshplane/agent/config.js'
 import { parseSeed } from '@meshplane/agent/mesh/address.js'
 
-test('precedence: defaults < file < environment < flags', t => {
+/** A scratch directory that is removed when the test ends, passed or failed. */
+function scratchDir (t: { teardown: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'mp-cfg-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+test('precedence: defaults < file < environment < flags', t => {
+  const dir = scratchDir(t)
   const file = join(dir, 'c.json')
   writeFileSync(file, JSON.stringify({ 'cluster-key-file': '/k', 'log-level': 'warn', listen: '10.0.0.1:7000', 'dead-after-ms': 4000 }))
   const cfg = loadAgentConfig({ 'dead-after-ms': '3000' }, file, { MESHPLANE_LISTEN: '10.0.0.2:7001', MESHPLANE_JOIN: '10.0.0.9:7946, 10.0.0.8' })
@@ -18,7 +25,7 @@ test('precedence: defaults < file < environment < flags', t => {
 })
 
 test('unknown keys and bad values are clear E_CONFIG errors', t => {
-  const dir = mkdtempSync(join(tmpdir(), 'mp-cfg-'))
+  const dir = scratchDir(t)
   const file = join(dir, 'c.json')
   writeFileSync(file, JSON.stringify({ 'cluster-key-file': '/k', 'data-dri': '/x' }))
   const e1 = t.throws(() => loadAgentConfig({}, file, {}))
