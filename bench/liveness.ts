@@ -15,6 +15,7 @@ import { cpus } from 'node:os'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Probe, ProbeAck } from '@meshplane/proto'
+import { DEFAULT_PROBE_INTERVAL_MS, DEFAULT_DEAD_AFTER_MS } from '@meshplane/agent/liveness/index.js'
 import { createCluster, type Cluster } from '../test/utils/netns.js'
 import type { TestAgent } from '../test/utils/agents.js'
 import {
@@ -38,8 +39,6 @@ const USAGE = `usage: node dist/bench/liveness.js [options]
   --skip-detect / --skip-idle
 `
 
-const DEFAULT_INTERVAL_MS = 500
-const DEFAULT_DEAD_AFTER_MS = 2500
 
 interface Opts {
   args: string[]
@@ -278,7 +277,7 @@ async function main (): Promise<void> {
   const idleHosts = intList(values['idle-hosts'] as string | undefined, [30], 'idle-hosts')
   const idleSeconds = intFlag(values['idle-seconds'], 60, 'idle-seconds')
   const settleSeconds = intFlag(values['settle-seconds'], 15, 'settle-seconds')
-  const intervalMs = intFlag(values['probe-interval-ms'], DEFAULT_INTERVAL_MS, 'probe-interval-ms')
+  const intervalMs = intFlag(values['probe-interval-ms'], DEFAULT_PROBE_INTERVAL_MS, 'probe-interval-ms')
   const deadAfterMs = intFlag(values['dead-after-ms'], DEFAULT_DEAD_AFTER_MS, 'dead-after-ms')
   const args = ['--log-level', String(values['log-level'] ?? 'info')]
   if (values['probe-interval-ms'] !== undefined) args.push('--probe-interval-ms', String(intervalMs))

@@ -113,7 +113,9 @@ test('an agent with the wrong cluster key is never connected; forged and garbage
     // the false suspicion was refuted by the victim: it never stopped being alive anywhere
     const victimStatus = await other.api.call<{ liveness: { refutations: number } }>('GET', '/v1/status')
     t.true(victimStatus.liveness.refutations >= 1, 'the victim refuted the suspicion')
-    await sleep(3000) // longer than the suspicion time: an unrefuted suspicion would have become unreachable by now
+    // longer than the longest suspicion (a lone accuser: 4 × 1.5 s, Lifeguard): an unrefuted
+    // suspicion would have become unreachable by now
+    await sleep(7000)
     const victimNow = (await seed.peers()).find(p => p.id === other.peerId) as unknown as { state: string, stateSinceMs: number }
     t.is(victimNow.state, 'alive', 'a false suspicion, a forged leave and a forged alive change nothing')
     t.is(victimNow.stateSinceMs, victimRow.stateSinceMs, 'the victim never changed state on the seed')

@@ -103,7 +103,7 @@ test('the same docker network create on two hosts joins one cluster network; any
   t.regex(r1.address, /^10\.240\.\d+\.\d+\/16$/)
   t.deepEqual(r1.join, { InterfaceName: { SrcName: `mpc-${EP1.slice(0, 4)}`, DstPrefix: 'eth' }, Gateway: '10.240.0.1', DisableGatewayService: false })
   t.regex(r1.mac, /^02:42:0a:f0:/)
-  t.is(a.fake.veths.get(EP1)?.mtu, 1450)
+  t.is(a.fake.veths.get(EP1)?.mtu, 1377, 'the overlay MTU the agent computes reaches the veth')
   t.is(a.fake.veths.get(EP1)?.mac, r1.mac)
   t.truthy(cluster.records.get(`h1/blue/${EP1}`), 'endpoint record published at Join')
   t.is(cluster.records.get(`h2/blue/${EP2}`)?.ipv4, r2.address.split('/')[0])

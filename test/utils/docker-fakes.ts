@@ -111,7 +111,8 @@ export function fakeHost (cluster: FakeCluster, name: string, store = memoryStor
         cluster.records.delete(`${name}/${network}/${id}`)
       }
     },
-    overlayMtu: n => n.mtu > 0 ? n.mtu : 1450,
+    // not the dataplane's own default: a test that sees it knows the plugin passed it on
+    overlayMtu: n => n.mtu > 0 ? n.mtu : 1377,
     onRequest: (method, outcome) => { requests.push([method, outcome]) }
   }
   return { components, store, veths, vethStates, calls, requests }

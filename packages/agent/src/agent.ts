@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 import type { FastifyInstance } from 'fastify'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { ClusterState, DataStore, type HostBody, type NetworkBody } from './state/index.js'
+import { ClusterState, DataStore, endpointKey, type HostBody, type NetworkBody } from './state/index.js'
 import { Mesh } from './mesh/index.js'
 import { Liveness } from './liveness/index.js'
 import { Networks, networkToJson, type CreateNetworkRequest } from './control/networks.js'
@@ -198,7 +198,7 @@ export class Agent implements AgentView {
   async #startDockerPlugin (): Promise<void> {
     const socketPath = dockerSocketPath(this.#config['docker-socket'])
     if (socketPath === undefined) return
-    const endpointKey = (network: string, id: string): string => `${this.#peerId}/${network}/${id}`
+    const key = (network: string, id: string): string => endpointKey(this.#peerId, network, id)
     this.#docker = createDockerPlugin({
       logger: this.#log,
       store: keyValueStore(this.#store.local),
@@ -218,13 +218,11 @@ export class Agent implements AgentView {
         endpointVethState: async opts => await this.#dataplane.endpointVethState(opts)
       },
       endpoints: {
-        publish: async body => {
-          await this.#state.write('endpoint', endpointKey(body.network, body.id), body)
-          this.#scheduleDataplaneUpdate()
-        },
+        // the state's 'change' event schedules the dataplane update
+        publish: async body => { await this.#state.write('endpoint', key(body.network, body.id), body) },
         withdraw: async (network, id) => {
-          const rec = this.#state.get(`endpoint/${endpointKey(network, id)}`)
-          if (rec !== undefined && !rec.deleted) await this.#state.write('endpoint', endpointKey(network, id), undefined)
+          const rec = this.#state.get(`endpoint/${key(network, id)}`)
+          if (rec !== undefined && !rec.deleted) await this.#state.write('endpoint', key(network, id), undefined)
         }
       },
       overlayMtu: network => computeOverlayMtu(network, this.#underlayMtu) ?? 1450,

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { isIPv4 } from 'node:net'
 import type { ClusterState, EndpointBody } from '../state/index.js'
+import { endpointKey } from '../state/index.js'
 import type { DataStore } from '../state/store.js'
 import type { Dataplane } from '../dataplane/index.js'
 import { computeOverlayMtu } from '../dataplane/index.js'
@@ -76,7 +77,7 @@ export class Endpoints {
     const mac = macFromIp(ip)
     const mtu = computeOverlayMtu(network, this.#c.underlayMtu()) ?? 1450
     const localKey = this.#localKey(network.name, netnsPath)
-    const recordId = `${peerId}/${network.name}/${endpointId}`
+    const recordId = endpointKey(peerId, network.name, endpointId)
     const body: EndpointBody = { network: network.name, id: endpointId, mac, ipv4: ip, ipv6: '', name: req.netns, labels: new Map([['netns', netnsPath]]) }
     // The local key first: whatever happens next, `detach` can undo it.
     try {

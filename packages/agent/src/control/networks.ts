@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto'
 import type { ClusterState, NetworkBody } from '../state/index.js'
 import { checkNetwork } from '../state/index.js'
-import { parseCidr, intToIp } from '../net/addr.js'
+import { parseCidr, cidrsOverlap, defaultGateway } from '../net/addr.js'
 import { conflict, invalid, notFound, MeshplaneError } from '../errors.js'
 
 export interface CreateNetworkRequest {
@@ -61,8 +61,7 @@ export class Networks {
       throw conflict(`VNI ${req.vni} is used by network ${others.find(n => n.vni === req.vni)!.name}`)
     }
     for (const n of others) {
-      const o = parseCidr(n.subnet)!
-      if (cidr.base <= o.base + o.size - 1 && o.base <= cidr.base + cidr.size - 1) {
+      if (cidrsOverlap(cidr, parseCidr(n.subnet)!)) {
         throw conflict(`subnet ${cidr.text} overlaps network ${n.name} (${n.subnet})`)
       }
     }
@@ -70,7 +69,7 @@ export class Networks {
       name: req.name,
       vni: req.vni ?? vniForName(req.name, taken),
       subnet: cidr.text,
-      gateway: req.gateway ?? intToIp(cidr.firstHost),
+      gateway: req.gateway ?? defaultGateway(cidr),
       mtu: req.mtu ?? 0,
       options: new Map(Object.entries(req.options ?? {})),
       creator: this.#state.peerId,

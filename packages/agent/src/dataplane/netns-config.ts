@@ -17,9 +17,9 @@
 import { FlagsNew } from 'netlink'
 import type { RtNetlinkSocket, rt } from 'netlink'
 import { bytesToMac, ipv4ToBytes, macToBytes } from './names.js'
+import { AF_INET } from './batch.js'
 import type { NetnsConfig } from './netlink.js'
 
-const AF_INET = 2
 const RT_TABLE_MAIN = 254
 const CREATE_REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE
 

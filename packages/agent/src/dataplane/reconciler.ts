@@ -364,7 +364,9 @@ export class DataplaneReconciler implements Dataplane {
     const context = observation.underlay === undefined ? {} : { underlayIndex: observation.underlay.index }
     const applied = await kernel.apply(ops, window, context)
     // Isolation between networks (netlink.ts ensureForwardingOff), checked on every pass:
-    // a change of net.ipv4.ip_forward resets it on every device.
+    // a change of net.ipv4.ip_forward resets it on every device. A failure makes the pass
+    // unclean and is retried like a failed op.
+    let forwardingFailed = false
     for (const link of desired.links) {
       if (link.type !== 'bridge' || applied.failed.some(f => f.op.kind === 'link.ensureBridge' && f.op.name === link.name)) continue
       try {
@@ -375,6 +377,7 @@ export class DataplaneReconciler implements Dataplane {
         if (this.#forwardingErrors.get(link.name) !== message) this.#log.warn({ bridge: link.name, err }, 'could not turn forwarding off: this network is not isolated from other networks on this host')
         this.#forwardingErrors.set(link.name, message)
         this.#recordError(message)
+        forwardingFailed = true
       }
     }
     const durationMs = performance.now() - started
@@ -385,7 +388,7 @@ export class DataplaneReconciler implements Dataplane {
     this.#netlinkErrors += applied.failed.length
     this.#lastReconcile = { at: Date.now(), durationMs, reason, ops: ops.length, failed: applied.failed.length, removed }
     this.#programmed = countProgrammed(desired, applied.failed)
-    this.#lastPass = { underlay: observation.underlay, desiredKey: desiredKey(desired), clean: applied.failed.length === 0 }
+    this.#lastPass = { underlay: observation.underlay, desiredKey: desiredKey(desired), clean: applied.failed.length === 0 && !forwardingFailed }
 
     for (const warning of desired.warnings) this.#log.warn({ reason: warning }, 'input not programmed')
     const fields = { reason, ops: ops.length, byKind, failed: applied.failed.length, durationMs: Math.round(durationMs) }
@@ -398,6 +401,8 @@ export class DataplaneReconciler implements Dataplane {
         this.#recordError(failure.error, failure.op)
       }
       if (applied.failed.length > LOGGED_FAILURES) this.#log.warn({ more: applied.failed.length - LOGGED_FAILURES }, 'more kernel ops failed')
+      this.#scheduleRetry()
+    } else if (forwardingFailed) {
       this.#scheduleRetry()
     } else {
       this.#retryAttempt = 0

@@ -7,7 +7,8 @@ import { isIPv4 } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import type { z } from 'zod'
 import type { EndpointBody, NetworkBody } from '../state/types.js'
-import { intToIp, macFromIp, parseCidr, type Cidr } from '../net/addr.js'
+import { cidrsOverlap, defaultGateway, macFromIp, parseCidr, type Cidr } from '../net/addr.js'
+import { normalizeMac } from '../dataplane/names.js'
 import { conflict, invalid, isMeshplaneError, notFound } from '../errors.js'
 import type { DockerPluginComponents } from './index.js'
 import { DockerMapping, type DockerEndpointEntry } from './store.js'
@@ -21,8 +22,6 @@ import {
 } from './schemas.js'
 
 export type Handler = (body: unknown) => Promise<unknown>
-
-const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/
 
 const CREATE_COMMAND = 'docker network create -d meshplane --ipam-driver meshplane --subnet CIDR -o meshplane.network=NAME NAME'
 
@@ -102,7 +101,7 @@ export class DockerHandlers {
     if (r.Pool === '') throw invalid(`meshplane needs the network's subnet, the same on every host: ${CREATE_COMMAND}`)
     if (r.SubPool !== '' && r.SubPool !== r.Pool) throw invalid('--ip-range is not supported: every host allocates from the whole subnet through the cluster-wide IPAM')
     const cidr = parseSubnet(r.Pool)
-    const clash = this.#c.networks.list().find(n => n.subnet !== cidr.text && overlaps(parseCidr(n.subnet), cidr))
+    const clash = this.#c.networks.list().find(n => n.subnet !== cidr.text && cidrsOverlap(parseCidr(n.subnet)!, cidr))
     if (clash !== undefined) throw conflict(`subnet ${cidr.text} overlaps meshplane network ${clash.name} (${clash.subnet})`)
     return {
       PoolID: POOL_ID_PREFIX + cidr.text,
@@ -205,9 +204,9 @@ export class DockerHandlers {
     if (address === '') throw invalid('the endpoint has no IPv4 address: use --ipam-driver meshplane')
     const [ip, len] = address.split('/')
     if (ip === undefined || !isIPv4(ip) || !cidr.contains(ip) || Number(len) !== cidr.prefixLen) throw invalid(`address ${address} is not in ${network.name} (${network.subnet})`)
-    const givenMac = (r.Interface?.MacAddress ?? '').toLowerCase()
-    if (givenMac !== '' && !MAC_RE.test(givenMac)) throw invalid(`MAC address ${givenMac} is not valid`)
-    const mac = givenMac !== '' ? givenMac : macFromIp(ip)
+    const givenMac = r.Interface?.MacAddress ?? ''
+    const mac = givenMac === '' ? macFromIp(ip) : normalizeMac(givenMac)
+    if (mac === undefined) throw invalid(`MAC address ${givenMac} is not valid`)
     const existing = this.mapping.endpoint(r.EndpointID)
     if (existing !== undefined && (existing.ipv4 !== ip || existing.network !== network.name)) throw conflict(`endpoint ${r.EndpointID} exists with address ${existing.ipv4} in ${existing.network}`)
     if (existing === undefined) {
@@ -285,7 +284,7 @@ export class DockerHandlers {
 
   /** The network's anycast gateway, or the one it will get when created (first host). */
   #gatewayOf (cidr: Cidr): string {
-    return this.#networkBySubnet(cidr)?.gateway ?? intToIp(cidr.firstHost)
+    return this.#networkBySubnet(cidr)?.gateway ?? defaultGateway(cidr)
   }
 }
 
@@ -313,10 +312,6 @@ function poolSubnet (poolId: string): Cidr {
   const cidr = parseCidr(poolId.slice(POOL_ID_PREFIX.length))
   if (cidr === undefined) throw notFound(`unknown pool id ${poolId}`)
   return cidr
-}
-
-function overlaps (a: Cidr | undefined, b: Cidr): boolean {
-  return a !== undefined && a.base <= b.base + b.size - 1 && b.base <= a.base + a.size - 1
 }
 
 function optionalInt (options: Record<string, unknown>, key: string): number | undefined {

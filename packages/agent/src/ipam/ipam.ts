@@ -15,6 +15,7 @@ import type { Logger } from 'pino'
 import type { Grant, RangesBody, NetworkBody } from '@meshplane/proto'
 import { RangesBody as RangesBodyCodec } from '@meshplane/proto'
 import type { ClusterState, DataStore, RecordChange } from '../state/index.js'
+import { endpointKey, rangesKey } from '../state/index.js'
 import { ipToInt, intToIp } from '../net/addr.js'
 import { MeshplaneError, isMeshplaneError } from '../errors.js'
 import {
@@ -378,7 +379,7 @@ export class Ipam {
         grants: [...this.#copyBody(mine).grants, grant]
       }
       body.freeHint = totalSize(free) - totalSize(picked)
-      const opened = await this.#state.write('ranges', `${network}/${this.#me}`, body)
+      const opened = await this.#state.write('ranges', rangesKey(network, this.#me), body)
       this.#log.info({ network, to: fromPeer, ranges: picked.map(formatSpan), addresses: totalSize(picked) }, 'granted a range')
       return { grant, envelope: opened.envelope }
     })
@@ -423,7 +424,7 @@ export class Ipam {
           reclaims: [...base.reclaims, reclaim].slice(-MAX_RECLAIM_HISTORY)
         }
         body.freeHint = this.#freeCountFor(network, net, fromWireAll(body.ranges))
-        await this.#state.write('ranges', `${network}/${this.#me}`, body)
+        await this.#state.write('ranges', rangesKey(network, this.#me), body)
         this.#log.warn({ network, peer, ranges: take.map(formatSpan), addresses: totalSize(take) }, 'reclaimed the ranges of a removed host')
         return { network, ranges: normalizeGen(take).map(formatSpan), addresses: totalSize(take) }
       })
@@ -605,7 +606,7 @@ export class Ipam {
         const subnet = subnetSpan(net)!
         body = { ...body, ranges: [toWire({ ...subnet, gen: 1 })] }
         body.freeHint = this.#freeCountFor(network, net, [{ ...subnet, gen: 1 }])
-        await this.#state.write('ranges', `${network}/${this.#me}`, body)
+        await this.#state.write('ranges', rangesKey(network, this.#me), body)
         await this.#store.local.put(`${SEED_MARKER_PREFIX}${network}`, lineage)
         this.#log.info({ network, subnet: net.subnet }, 'seeded the network\'s address range')
         return
@@ -660,7 +661,7 @@ export class Ipam {
     if (mine === undefined && next.ranges.length === 0 && next.grants.length === 0 && next.claims.length === 0) return
     if (sameBody(mine, next)) return
     next.freeHint = free
-    await this.#state.write('ranges', `${network}/${this.#me}`, next)
+    await this.#state.write('ranges', rangesKey(network, this.#me), next)
   }
 
   // ---- views ------------------------------------------------------------------------------
@@ -715,7 +716,7 @@ export class Ipam {
   #checkNotUsedByEndpoint (network: string, n: number, endpointId: string): void {
     const users = this.#endpointIps.get(network)?.get(n)
     if (users === undefined) return
-    const mineId = `endpoint/${this.#me}/${network}/${endpointId}`
+    const mineId = `endpoint/${endpointKey(this.#me, network, endpointId)}`
     const others = [...users].filter(u => u !== mineId)
     if (others.length > 0) throw new MeshplaneError('E_CONFLICT', `${intToIp(n)} is in use by ${others.join(', ')}`)
   }

@@ -58,12 +58,10 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { NewsKind, type LivenessNews, type Probe, type ProbeAck, type ViewEntry } from '@meshplane/proto'
-import { MAX_VIEW_ENTRIES, type Mesh } from '../mesh/index.js'
+import { MAX_VIEW_ENTRIES, shuffle, type Mesh } from '../mesh/index.js'
 import type { ClusterState } from '../state/index.js'
 import type { PeerState } from '../state/types.js'
 import { MemberTable, type Member, type MemberStatus, type PeerLiveness } from './members.js'
-
-export { MemberTable, type Member, type MemberStatus, type PeerLiveness }
 
 /** One probe every 500 ms and a 1.5 s suspicion (dead-after − 2 probe timeouts): kill -9 is
  * unreachable everywhere after ≈ 1.5 s (its closed sockets trigger a probe at once), a
@@ -205,10 +203,6 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   }
 
   /** The SWIM view of one peer (status includes 'suspect'), for status and tests. */
-  member (peer: string): Readonly<Member> | undefined {
-    return this.#table.get(peer)
-  }
-
   // ---- probing ----------------------------------------------------------------------
 
   #probeRound (): void {
@@ -431,7 +425,7 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   // ---- state changes ------------------------------------------------------------------
 
   #expire (): void {
-    for (const peer of this.#table.expire(this.#expectedConfirmations())) {
+    for (const peer of this.#table.expire(() => this.#expectedConfirmations())) {
       const m = this.#table.get(peer)
       this.#log.info({ peer, suspectedBy: m?.suspectedBy }, 'suspicion not refuted: peer unreachable')
       this.#check(peer)
@@ -460,10 +454,3 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   }
 }
 
-function shuffle<T> (a: T[]): T[] {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    ;[a[i], a[j]] = [a[j]!, a[i]!]
-  }
-  return a
-}

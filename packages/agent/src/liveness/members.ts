@@ -56,8 +56,6 @@ export class MemberTable {
     this.#now = init.now ?? Date.now
   }
 
-  get suspicionMs (): number { return this.#suspicionMs }
-
   /** How long a suspicion with this many accusers runs when `expected` confirmations
    * (accusers beyond the first) would make it shortest. */
   suspicionTimeoutMs (accusers: number, expected: number): number {
@@ -123,11 +121,15 @@ export class MemberTable {
 
   /** Suspicions that ran out (see suspicionTimeoutMs) become unreachable; returns those
    * peers. `expected`: confirmations that make a suspicion shortest. */
-  expire (expected = 0): string[] {
+  expire (expected: number | (() => number) = 0): string[] {
     const now = this.#now()
     const out: string[] = []
+    // `expected` may be costly (a pass over the table): computed only once a suspect is seen
+    let k: number | undefined
     for (const [peer, m] of this.#members) {
-      if (m.status === 'suspect' && now - m.sinceMs >= this.suspicionTimeoutMs(m.suspecters.size, expected)) {
+      if (m.status !== 'suspect') continue
+      k ??= typeof expected === 'number' ? expected : expected()
+      if (now - m.sinceMs >= this.suspicionTimeoutMs(m.suspecters.size, k)) {
         this.#set(m, { seq: m.seq, status: 'unreachable', suspectedBy: m.suspectedBy })
         out.push(peer)
       }

@@ -419,13 +419,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       if (!channel.closed) return channel
       if (this.#probeChannels.get(peer) === known) this.#probeChannels.delete(peer)
     }
-    const opening = (async () => {
-      const node = this.node
-      // An open connection takes the stream directly (no dial queue, no peer-store work).
-      const conn = node.getConnections(peerIdFromString(peer)).find(c => c.status === 'open')
-      const stream = conn !== undefined ? await conn.newStream(PROBE_PROTOCOL, { signal }) : await node.dialProtocol(this.#probeTarget(peer), PROBE_PROTOCOL, { signal })
-      return new ProbeChannel(stream)
-    })()
+    const opening = this.dialProtocol(peer, PROBE_PROTOCOL, signal).then(stream => new ProbeChannel(stream))
     this.#probeChannels.set(peer, opening)
     opening.catch(() => { if (this.#probeChannels.get(peer) === opening) this.#probeChannels.delete(peer) })
     return await opening
@@ -442,13 +436,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
       if (own !== undefined && !this.#stopping) void this.#publishRecords([own])
     }, ANNOUNCE_COALESCE_MS)
     this.#announceTimer.unref()
-  }
-
-  #probeTarget (peer: string): PeerId | Multiaddr {
-    const id = peerIdFromString(peer)
-    const host = this.#state.get(`host/${peer}`)
-    const addr = host?.kind === 'host' ? host.body?.multiaddrs[0] : undefined
-    return addr === undefined ? id : multiaddr(addr)
   }
 
   async #serveProbe (stream: Stream, from: string): Promise<void> {
@@ -526,7 +513,16 @@ export class Mesh extends EventEmitter<MeshEvents> {
     } catch {
       throw new MeshplaneError('E_INVALID_ARGUMENT', `${peer} is not a peer id`)
     }
-    const targets: Array<PeerId | Multiaddr> = node.getConnections(id).length > 0 ? [id] : []
+    // An open connection takes the stream directly (no dial queue, no peer-store work).
+    const conn = node.getConnections(id).find(c => c.status === 'open')
+    if (conn !== undefined) {
+      try {
+        return await conn.newStream(protocol, { signal })
+      } catch (err) {
+        if (signal.aborted) throw new MeshplaneError('E_UNAVAILABLE', `cannot open ${protocol} to ${peer}: ${(err as Error).message}`, { cause: err })
+      }
+    }
+    const targets: Array<PeerId | Multiaddr> = []
     const host = this.#state.get(`host/${peer}`)
     if (host?.kind === 'host' && host.body !== undefined) targets.push(...host.body.multiaddrs.map(a => multiaddr(a)))
     if (targets.length === 0) targets.push(id)
@@ -675,11 +671,13 @@ function isRefused (err: unknown, depth = 0): boolean {
   return isRefused(e.cause, depth + 1) || (Array.isArray(e.errors) && e.errors.some(x => isRefused(x, depth + 1)))
 }
 
-function shuffle<T> (a: T[]): void {
+/** Fisher–Yates, in place; returns `a`. */
+export function shuffle<T> (a: T[]): T[] {
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1))
     ;[a[i], a[j]] = [a[j]!, a[i]!]
   }
+  return a
 }
 
 export type { RecordChange }

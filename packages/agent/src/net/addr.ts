@@ -43,6 +43,16 @@ export function parseCidr (text: string): Cidr | undefined {
   }
 }
 
+export function cidrsOverlap (a: Cidr, b: Cidr): boolean {
+  return a.base <= b.base + b.size - 1 && b.base <= a.base + a.size - 1
+}
+
+/** The gateway a network gets when none is given: its first host address (the Docker IPAM
+ * driver hands it out before the network exists, so both must use this one rule). */
+export function defaultGateway (cidr: Cidr): string {
+  return intToIp(cidr.firstHost)
+}
+
 /** A locally administered unicast MAC derived from an IPv4 address (Docker's scheme:
  * 02:42 + the address), so the same address always gets the same MAC. */
 export function macFromIp (ip: string): string {

@@ -43,6 +43,14 @@ export type PeerState = 'alive' | 'unreachable' | 'left'
  *   ranges    <network>/<peerId>
  *   network   <name>            (any member may write)
  */
+export function endpointKey (owner: string, network: string, endpointId: string): string {
+  return `${owner}/${network}/${endpointId}`
+}
+
+export function rangesKey (network: string, owner: string): string {
+  return `${network}/${owner}`
+}
+
 export function ownerOfKey (kind: RecordKindName, key: string): string | undefined {
   switch (kind) {
     case 'host': return key
