@@ -203,7 +203,7 @@ export class Agent implements AgentView {
       logger: this.#log,
       store: keyValueStore(this.#store.local),
       networks: {
-        get: name => this.#networksControl.list().find(n => n.name === name),
+        get: name => this.#networksControl.find(name),
         list: () => this.#networksControl.list(),
         create: async req => await this.#createNetwork(req)
       },

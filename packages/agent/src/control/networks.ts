@@ -43,9 +43,15 @@ export class Networks {
   }
 
   get (name: string): NetworkBody {
+    const body = this.find(name)
+    if (body === undefined) throw notFound(`no network named ${JSON.stringify(name)}`)
+    return body
+  }
+
+  /** The network named `name`, or undefined: one map lookup, no listing. */
+  find (name: string): NetworkBody | undefined {
     const rec = this.#state.get(`network/${name}`)
-    if (rec?.kind !== 'network' || rec.deleted || rec.body === undefined) throw notFound(`no network named ${JSON.stringify(name)}`)
-    return rec.body
+    return rec?.kind !== 'network' || rec.deleted ? undefined : rec.body
   }
 
   async create (req: CreateNetworkRequest): Promise<NetworkBody> {

@@ -184,7 +184,7 @@ export class DockerHandlers {
     }
     if (network.subnet !== cidr.text) throw conflict(`meshplane network ${name} has subnet ${network.subnet}, not ${cidr.text}: use --subnet ${network.subnet}`)
     if (gateway !== undefined && gateway !== network.gateway) throw conflict(`meshplane network ${name} has gateway ${network.gateway}, not ${gateway}`)
-    await this.mapping.putNetwork(r.NetworkID, { network: name, subnet: network.subnet })
+    await this.mapping.putNetwork(r.NetworkID, { network: name })
     this.#log.info({ dockerNetwork: r.NetworkID, network: name }, 'docker network mapped')
     return {}
   }
@@ -211,7 +211,7 @@ export class DockerHandlers {
     if (existing !== undefined && (existing.ipv4 !== ip || existing.network !== network.name)) throw conflict(`endpoint ${r.EndpointID} exists with address ${existing.ipv4} in ${existing.network}`)
     if (existing === undefined) {
       await this.mapping.putEndpoint(r.EndpointID, {
-        dockerNetworkId: r.NetworkID, network: network.name, endpointId: r.EndpointID, ipv4: ip, prefixLen: cidr.prefixLen, mac, joined: false
+        dockerNetworkId: r.NetworkID, network: network.name, endpointId: r.EndpointID, ipv4: ip, mac, joined: false
       })
     }
     // Docker accepts only fields it left empty; it then sets this MAC on the interface.

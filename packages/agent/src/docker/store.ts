@@ -9,7 +9,6 @@ import type { KeyValueStore } from './index.js'
 export interface DockerNetworkEntry {
   /** meshplane network name */
   network: string
-  subnet: string
 }
 
 export interface DockerEndpointEntry {
@@ -18,7 +17,6 @@ export interface DockerEndpointEntry {
   /** the meshplane endpoint id (record key `<peer>/<network>/<id>`) */
   endpointId: string
   ipv4: string
-  prefixLen: number
   mac: string
   /** Join ran and the endpoint record is published (until Leave). */
   joined: boolean
