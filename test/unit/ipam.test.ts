@@ -55,7 +55,7 @@ class Cluster {
     const dir = await mkdtemp(join(tmpdir(), 'mp-ipam-'))
     const host = { name, id, key, dir, up: false } as Host
     this.t.teardown(async () => {
-      if (host.up) { await host.ipam.stop(); await host.store.close() }
+      if (host.up) { await host.ipam.stop(); await host.state.close(); await host.store.close() }
       await rm(dir, { recursive: true, force: true })
     })
     this.hosts.push(host)
@@ -88,10 +88,12 @@ class Cluster {
     host.up = true
   }
 
-  /** kill -9 at a quiet moment: nothing flushed beyond what each operation persisted. */
+  /** kill -9 at a quiet moment: nothing flushed beyond what each operation persisted, and
+   * the received records written behind (that takes a moment, not a quiet one). */
   async crash (host: Host): Promise<void> {
     host.up = false
     host.state.removeAllListeners()
+    await host.state.close()
     await host.store.close()
   }
 

@@ -25,8 +25,8 @@ function networkBody (name: string, vni: number): Uint8Array<ArrayBuffer> {
 async function replica (t: { teardown: (fn: () => Promise<void>) => void }, w: Writer): Promise<ClusterState> {
   const dir = await mkdtemp(join(tmpdir(), 'mp-state-'))
   const store = await DataStore.open(dir)
-  t.teardown(async () => { await store.close(); await rm(dir, { recursive: true, force: true }) })
   const state = new ClusterState({ store, privateKey: w.key, peerId: w.id, logger })
+  t.teardown(async () => { await state.close(); await store.close(); await rm(dir, { recursive: true, force: true }) })
   await state.load()
   return state
 }
@@ -72,7 +72,7 @@ test('merge is commutative, associative and idempotent: replicas fed the same re
   t.pass()
 })
 
-test('applyOpened: a burst of gossiped records in one go, each caller resolved once its batch is on disk, the same state as one by one', async t => {
+test('applyOpened: a burst of gossiped records in one go, each caller resolved once its batch is in effect, the same state as one by one', async t => {
   const [a, b] = await Promise.all([writer(), writer()])
   const pool: OpenedRecord[] = []
   for (const name of ['p', 'q', 'r', 's']) {
@@ -164,6 +164,78 @@ test('records persist: a reopened state holds the same records and clock', async
   await s.load()
   t.is(snapshot(s), before)
   t.is(s.clock, clock)
+  await s.close()
+  await store.close()
+})
+
+test('records from others take effect at once and reach the disk behind, the newest version of each', async t => {
+  const [a, b] = await Promise.all([writer(), writer()])
+  const dir = await mkdtemp(join(tmpdir(), 'mp-state-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  let store = await DataStore.open(dir)
+  let s = new ClusterState({ store, privateKey: b.key, peerId: b.id, logger })
+  await s.load()
+  const versions = await Promise.all([1n, 2n, 3n].map(async lamport =>
+    await sealRecord(a.key, a.id, { kind: 'network', key: 'x', lamport, deleted: false, deletedAtMs: 0n, body: networkBody('x', 9) })))
+  await s.apply([versions[0]!.envelope])
+  // In effect while not yet on disk.
+  t.is(s.get('network/x')?.lamport, 1n)
+  t.is(s.unwritten, 1)
+  await s.apply([versions[2]!.envelope])
+  await s.apply([versions[1]!.envelope]) // older: changes nothing
+  await s.close()
+  t.is(s.unwritten, 0)
+  await store.close()
+  store = await DataStore.open(dir)
+  s = new ClusterState({ store, privateKey: b.key, peerId: b.id, logger })
+  await s.load()
+  t.is(s.get('network/x')?.lamport, 3n)
+  t.is(s.clock, 3n)
+  await s.close()
+  await store.close()
+})
+
+test('a disk that refuses writes loses nothing: others\' records stay in effect and are written once it works; an own write fails with E_INTERNAL and leaves no trace', async t => {
+  const [a, b] = await Promise.all([writer(), writer()])
+  const dir = await mkdtemp(join(tmpdir(), 'mp-state-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  let store = await DataStore.open(dir)
+  let s = new ClusterState({ store, privateKey: b.key, peerId: b.id, logger })
+  await s.load()
+  // LevelDB answering as on a full disk: every batch write fails.
+  const realBatch = store.db.batch.bind(store.db)
+  const full = (): ReturnType<typeof realBatch> => {
+    const batch = realBatch()
+    batch.write = async () => { throw Object.assign(new Error('IO error: No space left on device'), { code: 'LEVEL_IO_ERROR' }) }
+    return batch
+  }
+  store.db.batch = full as typeof store.db.batch
+  const theirs = await sealRecord(a.key, a.id, { kind: 'network', key: 'theirs', lamport: 4n, deleted: false, deletedAtMs: 0n, body: networkBody('theirs', 9) })
+  t.is((await s.apply([theirs.envelope])).updated, 1)
+  const local: string[] = []
+  s.on('local', records => { local.push(...records.map(o => o.record.id)) })
+  const err = await t.throwsAsync(s.write('network', 'mine', NetworkBody.decode(networkBody('mine', 8))))
+  t.is((err as { code?: string }).code, 'E_INTERNAL')
+  t.regex(err!.message, /No space left/)
+  t.is(s.get('network/mine'), undefined, 'a failed own write is not in effect')
+  t.deepEqual(local, [], 'nor announced')
+  t.is(s.get('network/theirs')?.lamport, 4n, 'a received record stays in effect')
+  t.is(s.unwritten, 1)
+  // The disk works again: the retry (after 1 s) writes what was received.
+  store.db.batch = realBatch as typeof store.db.batch
+  const deadline = Date.now() + 5_000
+  while (s.unwritten > 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+  t.is(s.unwritten, 0)
+  await s.close()
+  await store.close()
+  store = await DataStore.open(dir)
+  s = new ClusterState({ store, privateKey: b.key, peerId: b.id, logger })
+  await s.load()
+  t.is(s.get('network/theirs')?.lamport, 4n)
+  t.is(s.get('network/mine'), undefined)
+  // The clock covers what was received: the next own write supersedes it.
+  t.true((await s.write('network', 'theirs', NetworkBody.decode(networkBody('theirs', 9)))).record.lamport > 4n)
+  await s.close()
   await store.close()
 })
 

@@ -187,6 +187,7 @@ export class Agent implements AgentView {
     await this.#dataplane?.stop()
     await this.#api?.close()
     await this.#metrics?.stop()
+    await this.#state?.close()
     await this.#store?.close()
     this.#log.info('agent stopped')
   }

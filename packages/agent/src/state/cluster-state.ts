@@ -1,9 +1,18 @@
 /**
  * The replicated cluster state of one agent: verified records in memory, persisted in
- * LevelDB before anyone is told about them. Records come in two ways: `apply` for
- * envelopes from the network (verified here), and `write` for this agent's own changes
- * (signed here, then announced through the 'local' event for the mesh to publish; the
- * records written inside one `together` call are announced in one event).
+ * LevelDB. Records come in two ways: `apply` for envelopes from the network (verified
+ * here), and `write` for this agent's own changes (signed here, then announced through
+ * the 'local' event for the mesh to publish; the records written inside one `together`
+ * call are announced in one event).
+ *
+ * Durability differs by origin:
+ *  - this agent's own records are on disk before anyone is told of them, so a crash can
+ *    never make it reuse a version it already published;
+ *  - other hosts' records take effect in memory at once and are written behind, in the
+ *    order they were applied, coalesced per record. The disk therefore always holds a
+ *    prefix of what was applied: a crash looks as if the last records had not arrived
+ *    yet, which the protocol tolerates anyway (sync fetches them again). Waiting for the
+ *    disk here was a third of a record's hop at N = 30 (docs/performance.md).
  * Holds no sockets; knows nothing of libp2p or the kernel.
  */
 import { EventEmitter } from 'node:events'
@@ -13,7 +22,7 @@ import type { Logger } from 'pino'
 import { openRecord, sealRecord, encodeBody, type OpenedRecord } from './codec.js'
 import { supersedes, bucketOf } from './merge.js'
 import type { DataStore } from './store.js'
-import { SYNC_BUCKETS, DEFAULT_TOMBSTONE_TTL_MS } from './constants.js'
+import { SYNC_BUCKETS, DEFAULT_TOMBSTONE_TTL_MS, WRITE_RETRY_MIN_MS, WRITE_RETRY_MAX_MS } from './constants.js'
 import type { RecordKindName, StateRecord, HostRecord, NetworkRecord, EndpointRecord, RangesRecord } from './types.js'
 import { MeshplaneError } from '../errors.js'
 import { Serial } from './serial.js'
@@ -64,9 +73,17 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
   readonly #tombstoneTtlMs: number
   readonly #entries = new Map<string, OpenedRecord>()
   readonly #buckets = new BigUint64Array(SYNC_BUCKETS)
-  // Merges and persists one batch at a time, so a slow disk write can never let an
-  // older version overtake a newer one for the same id.
+  // Merges one batch at a time (a local write holds it until its record is on disk), so
+  // an older version can never overtake a newer one for the same id.
   readonly #serial = new Serial()
+  // Disk writes, one at a time and in the order they were staged.
+  readonly #disk = new Serial()
+  /** Records applied in memory but not yet written (the latest envelope per id). */
+  #unwritten = new Map<string, Uint8Array>()
+  #writeBehind: Promise<void> | undefined
+  #retryTimer: NodeJS.Timeout | undefined
+  #retryMs = 0
+  #closed = false
   /** When each record's current version arrived here (wall clock, not persisted): the
    * propagation delay a bench or a metric reads. */
   readonly #appliedAtMs = new Map<string, number>()
@@ -137,7 +154,7 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
     return counts
   }
 
-  /** Envelopes from the network: verified, merged, persisted in one batch. Invalid ones
+  /** Envelopes from the network: verified and merged in one batch. Invalid ones
    * are counted and skipped, never thrown: one bad record must not cost the good ones. */
   async apply (envelopes: Uint8Array[]): Promise<ApplyResult> {
     const opened: OpenedRecord[] = []
@@ -155,9 +172,8 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
   }
 
   /** Merges records that were already verified (the gossip validator opened them).
-   * Records that arrive while a batch is being merged and written wait for the next one,
-   * so a burst of gossip costs one LevelDB write, not one per record. Resolves with the
-   * number of records the whole batch updated, once it is on disk. */
+   * Records that arrive while a batch is being merged wait for the next one. Resolves
+   * with the number of records the whole batch updated, once they are in effect. */
   async applyOpened (opened: OpenedRecord[]): Promise<number> {
     this.#pending.push(...opened)
     if (this.#pendingBatch === undefined) {
@@ -221,24 +237,86 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
     for (const o of opened) if (o.record.lamport > maxLamport) maxLamport = o.record.lamport
     if (winners.size === 0 && maxLamport === this.#clock) return 0
 
-    const batch = this.#store.db.batch()
-    for (const [id, o] of winners) batch.put(id, o.envelope, { sublevel: this.#store.records })
-    if (maxLamport !== this.#clock) batch.put('clock', maxLamport.toString(), { sublevel: this.#store.meta })
-    try {
-      await batch.write()
-    } catch (err) {
-      // Nothing changes in memory unless it is on disk: a full disk loses no state,
-      // and sync fetches the records again once writes work.
-      throw new MeshplaneError('E_INTERNAL', `cannot persist ${winners.size} records: ${(err as Error).message}`, { cause: err })
+    if (local) {
+      // Everything staged before it goes into the same LevelDB batch, so the disk stays a
+      // prefix of what was applied.
+      const own = new Map([...winners].map(([id, o]) => [id, o.envelope]))
+      try {
+        await this.#disk.run(async () => { await this.#writeStaged(own, maxLamport) })
+      } catch (err) {
+        // Nothing of its own changes in memory unless it is on disk: the caller learns
+        // that the write failed, and a full disk loses no state.
+        throw new MeshplaneError('E_INTERNAL', `cannot persist ${winners.size} records: ${(err as Error).message}`, { cause: err })
+      }
     }
-    this.#clock = maxLamport
     const now = Date.now()
     for (const o of winners.values()) {
       this.#appliedAtMs.set(o.record.id, now)
+      if (!local) this.#unwritten.set(o.record.id, o.envelope)
       const previous = this.#put(o)
       this.emit('change', { record: o.record, previous, local })
     }
+    if (maxLamport > this.#clock) this.#clock = maxLamport
+    if (!local) this.#scheduleWriteBehind()
     return winners.size
+  }
+
+  /** Writes what is staged, plus `own` (the records of a local write), in one batch. When
+   * the batch fails, the staged records are staged again (unless a newer version was
+   * staged meanwhile); `own` is not: its write failed and its caller was told so. */
+  async #writeStaged (own: Map<string, Uint8Array> = new Map(), clock = this.#clock): Promise<void> {
+    const staged = this.#unwritten
+    if (staged.size === 0 && own.size === 0) return
+    this.#unwritten = new Map()
+    try {
+      const batch = this.#store.db.batch()
+      for (const [id, envelope] of staged) if (!own.has(id)) batch.put(id, envelope, { sublevel: this.#store.records })
+      for (const [id, envelope] of own) batch.put(id, envelope, { sublevel: this.#store.records })
+      batch.put('clock', (clock > this.#clock ? clock : this.#clock).toString(), { sublevel: this.#store.meta })
+      await batch.write()
+    } catch (err) {
+      for (const [id, envelope] of staged) if (!this.#unwritten.has(id)) this.#unwritten.set(id, envelope)
+      if (staged.size > 0) this.#scheduleRetry(err as Error)
+      throw err
+    }
+    this.#retryMs = 0
+  }
+
+  /** Writes other hosts' records behind, coalescing those applied in the same turn. */
+  #scheduleWriteBehind (): void {
+    if (this.#writeBehind !== undefined || this.#retryTimer !== undefined || this.#closed) return
+    this.#writeBehind = new Promise<void>(resolve => setImmediate(resolve))
+      .then(async () => { await this.#disk.run(async () => { await this.#writeStaged() }) })
+      .catch(() => {}) // #writeStaged logged it and scheduled a retry
+      .finally(() => { this.#writeBehind = undefined })
+  }
+
+  #scheduleRetry (err: Error): void {
+    if (this.#closed || this.#retryTimer !== undefined) return
+    this.#retryMs = Math.min(Math.max(this.#retryMs * 2, WRITE_RETRY_MIN_MS), WRITE_RETRY_MAX_MS)
+    this.#log.warn({ err, records: this.#unwritten.size, retryMs: this.#retryMs },
+      'cannot write received records to disk; they are in effect, the write is retried')
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined
+      this.#scheduleWriteBehind()
+    }, this.#retryMs)
+    this.#retryTimer.unref()
+  }
+
+  /** How many applied records are not on disk yet (a disk that refuses writes). */
+  get unwritten (): number { return this.#unwritten.size }
+
+  /** Writes what is staged, then stops writing behind: before the store closes. */
+  async close (): Promise<void> {
+    this.#closed = true
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
+    await this.#writeBehind
+    try {
+      await this.#disk.run(async () => { await this.#writeStaged() })
+    } catch (err) {
+      this.#log.warn({ err, records: this.#unwritten.size }, 'records received since the last write are not on disk; sync fetches them again')
+    }
   }
 
   #put (o: OpenedRecord): StateRecord | undefined {
@@ -273,7 +351,8 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
       const expired = [...this.#entries.values()].filter(o =>
         o.record.deleted && Number(o.record.deletedAtMs) + this.#tombstoneTtlMs < nowMs)
       if (expired.length === 0) return 0
-      await this.#store.records.batch(expired.map(o => ({ type: 'del' as const, key: o.record.id })))
+      for (const o of expired) this.#unwritten.delete(o.record.id)
+      await this.#disk.run(async () => { await this.#store.records.batch(expired.map(o => ({ type: 'del' as const, key: o.record.id }))) })
       for (const o of expired) {
         this.#entries.delete(o.record.id)
         this.#buckets[bucketOf(o.record.id, SYNC_BUCKETS)]! ^= hashWord(o.hash)

@@ -11,3 +11,8 @@ export const SYNC_BUCKETS = 256
 /** Tombstones live long enough that every host that was down or partitioned for less than
  * this has seen them (serf keeps left members 24 h, NetworkDB reaps after 30 min). */
 export const DEFAULT_TOMBSTONE_TTL_MS = 24 * 60 * 60 * 1000
+
+/** A disk that refuses writes (full, read-only) is retried from 1 s, backing off to 30 s;
+ * the records stay in effect in memory meanwhile. */
+export const WRITE_RETRY_MIN_MS = 1_000
+export const WRITE_RETRY_MAX_MS = 30_000
