@@ -19,7 +19,12 @@
  * cluster costs (CPU, liveness probes and news, suspicions) and counts false alarms, so
  * one run at N = 30 gives both figures (the machine is shared; big runs are few).
  *
+ * With --repeat R each size runs R times, each on a fresh cluster, and the records of all
+ * series of one size are also pooled (the goal is judged on the pool: one series of 40
+ * records has its maximum for p99).
+ *
  *   npx tsc -b && node_modules/.bin/node dist/bench/convergence.js 10 30
+ *   node_modules/.bin/node dist/bench/convergence.js 30 --records 40 --repeat 5   # the goal
  */
 import { readFileSync } from 'node:fs'
 import { createCluster, type Cluster } from '../test/utils/netns.js'
@@ -39,6 +44,8 @@ const USAGE = `usage: node dist/bench/convergence.js [N ...] [options]
   --log-level LEVEL      agent log level (default info)
   --agent-arg ARG        extra agent flag, repeatable (e.g. --agent-arg=--target-peers=8)
   --idle-seconds S       idle window before the writes (default 30; 0 skips it)
+  --repeat R             run each size R times on fresh clusters and pool the records
+                         (default 1)
   --warmup K             records the first writer writes before the measured series, not
                          counted (default 5; 0 skips): the first records after start-up pay
                          each agent's first run of the code paths (printed separately)
@@ -66,6 +73,8 @@ interface RunResult {
   apiUpMs: number
   aliveMs: number
   rssMiB: number[]
+  /** the load average when the run ended */
+  load?: string
   writers: WriterResult[]
   idle: IdleWindow | undefined
   warmup: WriterResult | undefined
@@ -266,7 +275,8 @@ async function main (): Promise<void> {
     'log-level': { type: 'string' },
     'agent-arg': { type: 'string', multiple: true },
     'idle-seconds': { type: 'string' },
-    warmup: { type: 'string' }
+    warmup: { type: 'string' },
+    repeat: { type: 'string' }
   }, USAGE)
   requireRoot()
   const sizes = intList(positionals, [10, 30], 'N')
@@ -280,9 +290,15 @@ async function main (): Promise<void> {
 
   const idleSeconds = intFlag(values['idle-seconds'], 30, 'idle-seconds')
   const warmup = intFlag(values.warmup, 5, 'warmup')
+  const repeat = Math.max(1, intFlag(values.repeat, 1, 'repeat'))
   const loadBefore = loadNote()
   const results: RunResult[] = []
-  for (const [i, n] of sizes.entries()) results.push(await runOne(n, { records: recordsPer, spacingMs, writers: writerSpecs, concurrency, args, idleSeconds, warmup }, i))
+  for (let rep = 0; rep < repeat; rep++) {
+    for (const [i, n] of sizes.entries()) {
+      results.push(await runOne(n, { records: recordsPer, spacingMs, writers: writerSpecs, concurrency, args, idleSeconds, warmup }, rep * sizes.length + i))
+      results.at(-1)!.load = loadNote()
+    }
+  }
 
   const out: string[] = []
   out.push(`\nRecord propagation (meshplane agent core), ${new Date().toISOString()}`)
@@ -291,9 +307,9 @@ async function main (): Promise<void> {
   out.push(`agent args: ${args.join(' ')}; ${recordsPer} network records per writer, one every ${spacingMs} ms`)
   out.push('propagation of a record = max over agents of (appliedAtMs there − appliedAtMs on the writer); percentiles over records (nearest rank)\n')
   out.push(table(
-    ['N', 'writer', 'records', 'p50 ms', 'p99 ms', 'max ms', 'pairs p50 ms', 'pairs p99 ms', 'by sync', 'all held after s', 'agents CPU during writes (cores)', 'CPU per record per agent ms'],
-    results.flatMap(r => r.writers.map(w => [
-      r.n, w.writer === 0 ? '0 (seed)' : String(w.writer), w.records,
+    ['N', 'run', 'writer', 'records', 'p50 ms', 'p99 ms', 'max ms', 'pairs p50 ms', 'pairs p99 ms', 'by sync', 'all held after s', 'agents CPU during writes (cores)', 'CPU per record per agent ms'],
+    results.flatMap((r, idx) => r.writers.map(w => [
+      r.n, Math.floor(idx / sizes.length) + 1, w.writer === 0 ? '0 (seed)' : String(w.writer), w.records,
       fmt(pct(w.perRecord, 50)), fmt(pct(w.perRecord, 99)), fmt(max(w.perRecord)),
       fmt(pct(w.perPair, 50)), fmt(pct(w.perPair, 99)), w.viaSync, fmt(w.convergedAfterMs / 1000, 1), fmt(w.cpuCores, 2), fmt(w.cpuMsPerRecord, 2)
     ]))))
@@ -321,11 +337,22 @@ async function main (): Promise<void> {
       })))
     out.push('(idle window before the writes; false alarms = (agent, peer) pairs seen non-alive or changing state in the window, nobody being stopped)\n')
   }
-  const n30 = results.find(r => r.n === 30)
-  const seed30 = n30?.writers.find(w => w.writer === 0)
-  if (seed30 !== undefined) {
-    const p99 = pct(seed30.perRecord, 99)
-    out.push(`goal: p99 ≤ 100 ms at N=30 (writer host 0): ${p99 <= 100 ? 'met' : 'MISSED'} (${fmt(p99)} ms)`)
+  if (repeat > 1) {
+    out.push(`runs ended at: ${results.map(r => `N=${r.n} ${r.load ?? ''}`).join('; ')}\n`)
+    out.push(table(
+      ['N', 'series', 'records', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'records over 100 ms', 'series with p99 ≤ 100 ms'],
+      sizes.map(n => {
+        const series = results.filter(r => r.n === n).flatMap(r => r.writers)
+        const all = series.flatMap(w => w.perRecord)
+        return [n, series.length, all.length, fmt(pct(all, 50)), fmt(pct(all, 95)), fmt(pct(all, 99)), fmt(max(all)),
+          all.filter(x => x > 100).length, series.filter(w => pct(w.perRecord, 99) <= 100).length]
+      })))
+    out.push(`(all series of each size pooled: ${repeat} runs on fresh clusters)\n`)
+  }
+  const pool30 = results.filter(r => r.n === 30).flatMap(r => r.writers.flatMap(w => w.perRecord))
+  if (pool30.length > 0) {
+    const p99 = pct(pool30, 99)
+    out.push(`goal: p99 ≤ 100 ms at N=30 (every writer${repeat > 1 ? ', every run' : ''}, ${pool30.length} records): ${p99 <= 100 ? 'met' : 'MISSED'} (${fmt(p99)} ms)`)
   }
   process.stdout.write(out.join('\n') + '\n')
 }

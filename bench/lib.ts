@@ -196,7 +196,7 @@ export async function waitAllAlive (agents: TestAgent[], timeoutMs: number): Pro
 
 export interface PeerRow { id: string, address: string, state: string, self: boolean, stateSinceMs: number | null }
 
-export interface MeshStatus { gossipAccepted: number, syncRounds: number, syncBytes: number, syncRecordsIn: number, livenessNewsOut: number, probesServed: number }
+export interface MeshStatus { gossipAccepted: number, syncRounds: number, syncBytes: number, syncRecordsIn: number, livenessNewsOut: number }
 
 export async function meshStatus (a: TestAgent): Promise<MeshStatus> {
   const s = await a.api.call<{ mesh: MeshStatus }>('GET', '/v1/status')

@@ -136,7 +136,7 @@ async function sample (agents: TestAgent[], pids: number[]): Promise<HostSample[
   return agents.map((a, i) => ({
     cpuS: cpuSeconds(pids[i]!),
     probesOut: live[i]!.probesSent + live[i]!.indirectProbes,
-    probesIn: mesh[i]!.probesServed,
+    probesIn: live[i]!.probesAnswered,
     newsIn: live[i]!.newsIn,
     newsOut: mesh[i]!.livenessNewsOut,
     suspicions: live[i]!.suspicionsRaised,
@@ -145,17 +145,24 @@ async function sample (agents: TestAgent[], pids: number[]): Promise<HostSample[
   }))
 }
 
-/** 'peer state changed' lines to a non-alive state, logged between t0 and t1. */
-function alarmsInLog (a: TestAgent, t0: number, t1: number): number {
-  let count = 0
+interface StateChange { time: number, peer: string, from?: string, to: string }
+
+/** 'peer state changed' lines logged between t0 and t1. */
+function stateChangesInLog (a: TestAgent, t0: number, t1: number): StateChange[] {
+  const out: StateChange[] = []
   for (const line of readFileSync(a.log, 'utf8').split('\n')) {
     if (!line.includes('peer state changed')) continue
     try {
-      const e = JSON.parse(line) as { time: number, to?: string }
-      if (e.time >= t0 && e.time <= t1 && e.to !== 'alive') count++
+      const e = JSON.parse(line) as StateChange
+      if (e.time >= t0 && e.time <= t1) out.push(e)
     } catch { /* not JSON */ }
   }
-  return count
+  return out
+}
+
+/** State changes to a non-alive state in the window. */
+function alarmsInLog (a: TestAgent, t0: number, t1: number): number {
+  return stateChangesInLog(a, t0, t1).filter(e => e.to !== 'alive').length
 }
 
 async function idle (n: number, windowS: number, settleS: number, opts: Opts): Promise<IdleResult> {
@@ -193,6 +200,11 @@ async function idle (n: number, windowS: number, settleS: number, opts: Opts): P
     }
     const alarmsByLog = agents.reduce((c, a) => c + alarmsInLog(a, t0, t1), 0)
     log(`idle: window over; false alarms: ${alarmsByPeers} (peer views), ${alarmsByLog} (logs)`)
+    // Every state change in the window, to alive included (a first sight, a return), so
+    // that an alarm can be told apart from a host learnt late.
+    for (const [i, a] of agents.entries()) {
+      for (const e of stateChangesInLog(a, t0, t1)) log(`idle: host ${i} saw ${e.peer} ${e.from ?? '(unknown)'} → ${e.to} at +${((e.time - t0) / 1000).toFixed(1)} s`)
+    }
     return {
       n,
       intervalMs: opts.intervalMs,

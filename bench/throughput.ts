@@ -23,6 +23,7 @@
  */
 import { loadavg } from 'node:os'
 import { macFromIp } from '@meshplane/agent/net/addr.js'
+import { bridgeName, vethName, vxlanName } from '@meshplane/agent/dataplane/names.js'
 import { startAgents, waitForPeers, type TestAgent } from '../test/utils/agents.js'
 import { createCluster, waitFor, type Cluster, type Container, type Host, type Target } from '../test/utils/netns.js'
 import { commandLine, flags, fmt, intFlag, loadNote, log, machine, median, requireRoot, table } from './lib.js'
@@ -85,7 +86,7 @@ async function iperf (cluster: Cluster, server: Target, client: Target, ip: stri
 
 interface Pair { key: 'a' | 'b' | 'c', label: string, server: Target, client: Target, ip: string }
 
-interface MeshplaneSide { agents: TestAgent[], c0: Container, c1: Container, ip0: string, ip1: string, mtu: number, vni: number }
+interface MeshplaneSide { agents: TestAgent[], c0: Container, c1: Container, ip0: string, ip1: string, mtu: number, vni: number, /** host side of c0's veth */ hostVeth0: string }
 
 async function buildMeshplane (cluster: Cluster, h0: Host, h1: Host, logLevel: string): Promise<MeshplaneSide> {
   log('(a) starting agents on hosts 0 and 1')
@@ -98,12 +99,12 @@ async function buildMeshplane (cluster: Cluster, h0: Host, h1: Host, logLevel: s
   const c1 = await cluster.addContainer(h1, 'c1')
   const ip0 = '10.240.1.10'
   const ip1 = '10.240.2.10'
-  await a0.api.call('POST', '/v1/attach', { network: 'bench', netns: c0.name, ip: ip0 })
+  const ep0 = await a0.api.call<{ id: string }>('POST', '/v1/attach', { network: 'bench', netns: c0.name, ip: ip0 })
   await a1.api.call('POST', '/v1/attach', { network: 'bench', netns: c1.name, ip: ip1 })
   await waitFor(async () => await cluster.ping(c0, ip1) && await cluster.ping(c1, ip0), { timeoutMs: 60_000, intervalMs: 500, what: 'the two meshplane containers to ping each other' })
   const mtu = (JSON.parse((await cluster.exec(c0, ['ip', '-j', 'link', 'show', 'dev', 'eth0'], { check: true })).stdout) as Array<{ mtu: number }>)[0]!.mtu
   log(`(a) network bench (vni ${network.vni}) up, containers ping each other, container MTU ${mtu}`)
-  return { agents, c0, c1, ip0, ip1, mtu, vni: network.vni }
+  return { agents, c0, c1, ip0, ip1, mtu, vni: network.vni, hostVeth0: vethName('bench', ep0.id) }
 }
 
 interface HandSide { c2: Container, c3: Container, ip2: string, ip3: string }
@@ -170,14 +171,6 @@ async function linkFacts (cluster: Cluster, target: Target, dev: string): Promis
   }
 }
 
-/** The one veth port of a bridge (the container's host side). */
-async function hostVeth (cluster: Cluster, host: Host, bridge: string): Promise<string> {
-  const r = await cluster.exec(host, ['ip', '-j', 'link', 'show', 'master', bridge, 'type', 'veth'], { check: true })
-  const [l] = JSON.parse(r.stdout) as Array<{ ifname: string }>
-  if (l === undefined) throw new Error(`no veth on ${bridge} in ${host.name}`)
-  return l.ifname
-}
-
 // ---- main ------------------------------------------------------------------------------
 
 async function main (): Promise<void> {
@@ -199,10 +192,10 @@ async function main (): Promise<void> {
     const hand = await buildByHand(c, h2, h3, mp.mtu, mp.vni)
 
     const facts: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
-      ['VXLAN device', await linkFacts(c, h0, `mpvx${mp.vni}`), await linkFacts(c, h2, 'vx0')],
-      ['bridge', await linkFacts(c, h0, `mpbr${mp.vni}`), await linkFacts(c, h2, 'br0')],
+      ['VXLAN device', await linkFacts(c, h0, vxlanName(mp.vni)), await linkFacts(c, h2, 'vx0')],
+      ['bridge', await linkFacts(c, h0, bridgeName(mp.vni)), await linkFacts(c, h2, 'br0')],
       ['container eth0', await linkFacts(c, mp.c0, 'eth0'), await linkFacts(c, hand.c2, 'eth0')],
-      ['host-side veth', await linkFacts(c, h0, await hostVeth(c, h0, `mpbr${mp.vni}`)), await linkFacts(c, h2, 'vc0')],
+      ['host-side veth', await linkFacts(c, h0, mp.hostVeth0), await linkFacts(c, h2, 'vc0')],
       ['underlay eth0', await linkFacts(c, h0, 'eth0'), await linkFacts(c, h2, 'eth0')]
     ]
     const differences: string[] = []

@@ -1,15 +1,23 @@
 /**
  * The Docker plugin's handlers through injected HTTP requests (no socket, fake agent
- * parts from test/utils/docker-fakes.ts), plus one test on a real unix socket. The
- * netns suite (test/netns/docker.test.ts) runs the same plugin under real dockerds.
+ * parts from test/utils/docker-fakes.ts), plus one test on a real unix socket and a few
+ * over the agent's own Networks on real state replicas (stateHost). The netns suite
+ * (test/netns/docker.test.ts) runs the same plugin under real dockerds.
  */
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { request } from 'node:http'
 import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import { pino } from 'pino'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { buildDockerApp, createDockerPlugin, DockerHandlers, dockerSocketPath } from '@meshplane/agent/docker/index.js'
+import { ClusterState, DataStore, SYNC_BUCKETS } from '@meshplane/agent/state/index.js'
+import { Networks } from '@meshplane/agent/control/networks.js'
+import { intToIp, parseCidr } from '@meshplane/agent/net/addr.js'
 import { FakeCluster, fakeHost, memoryStore, type FakeHost } from '../utils/docker-fakes.js'
 
 const V12 = 'application/vnd.docker.plugins.v1.2+json'
@@ -17,6 +25,9 @@ const NET_A = 'a'.repeat(64)
 const NET_B = 'b'.repeat(64)
 const EP1 = '1'.repeat(64)
 const EP2 = '2'.repeat(64)
+const SUBNET = '10.240.0.0/16'
+const VNI = 'meshplane.vni'
+const MTU = 'com.docker.network.driver.mtu'
 
 interface Reply { status: number, body: Record<string, any> }
 
@@ -41,18 +52,26 @@ async function ok (app: FastifyInstance, method: string, body?: unknown): Promis
   return r.body
 }
 
-/** What `docker network create -d meshplane --ipam-driver meshplane --subnet S -o meshplane.network=N` sends. */
-async function dockerNetworkCreate (app: FastifyInstance, networkId: string, name: string | undefined, subnet = '10.240.0.0/16'): Promise<{ poolId: string, gateway: string }> {
+/** What `docker network create -d meshplane --ipam-driver meshplane --subnet S -o meshplane.network=N [-o K=V…]`
+ * sends: RequestPool, then CreateNetwork, whose reply is returned as it came. */
+async function tryDockerNetworkCreate (app: FastifyInstance, networkId: string, name: string | undefined, subnet = '10.240.0.0/16', driverOpts: Record<string, string> = {}): Promise<{ poolId: string, gateway: string, reply: Reply }> {
   const pool = await ok(app, 'IpamDriver.RequestPool', { AddressSpace: 'meshplane-local', Pool: subnet, SubPool: '', Options: null, V6: false })
   const gateway = pool.Data['com.docker.network.gateway'] as string
-  const generic: Record<string, string> = name === undefined ? {} : { 'meshplane.network': name }
-  await ok(app, 'NetworkDriver.CreateNetwork', {
+  // Docker puts every -o, as a string, in the generic map, next to the network name.
+  const generic: Record<string, string> = { ...(name === undefined ? {} : { 'meshplane.network': name }), ...driverOpts }
+  const reply = await call(app, 'NetworkDriver.CreateNetwork', {
     NetworkID: networkId,
     Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': generic },
     IPv4Data: [{ AddressSpace: 'meshplane-local', Pool: pool.Pool, Gateway: gateway }],
     IPv6Data: []
   })
-  return { poolId: pool.PoolID, gateway }
+  return { poolId: pool.PoolID, gateway, reply }
+}
+
+async function dockerNetworkCreate (app: FastifyInstance, networkId: string, name: string | undefined, subnet = '10.240.0.0/16', driverOpts: Record<string, string> = {}): Promise<{ poolId: string, gateway: string }> {
+  const { poolId, gateway, reply } = await tryDockerNetworkCreate(app, networkId, name, subnet, driverOpts)
+  if (reply.status !== 200) throw new Error(`NetworkDriver.CreateNetwork: ${reply.status} ${JSON.stringify(reply.body)}`)
+  return { poolId, gateway }
 }
 
 /** What `docker run --network N` sends up to Join. */
@@ -268,6 +287,258 @@ test('errors: malformed JSON, bad bodies, unknown ids and methods get Docker-sha
   t.true(fake.requests.some(([m, o]) => m === 'NetworkDriver.Join' && o === 'E_NOT_FOUND'))
   t.true(fake.requests.some(([m, o]) => m === 'unknown' && o === 'E_NOT_FOUND'))
   t.true(fake.requests.some(([m, o]) => m === 'Plugin.Activate' && o === 'ok'))
+})
+
+// ---- network options ----------------------------------------------------------------
+
+test('-o meshplane.vni and -o com.docker.network.driver.mtu reach the cluster network the first host creates', async t => {
+  const cluster = new FakeCluster()
+  const a = await host(cluster, 'h1')
+  const b = await host(cluster, 'h2')
+  // Neither value is the fake's default (VNI 4242, MTU 0): only the options can give them.
+  const na = await dockerNetworkCreate(a.app, NET_A, 'blue', SUBNET, { [VNI]: '5001', [MTU]: '1400' })
+  t.like(cluster.networks.get('blue'), { name: 'blue', subnet: SUBNET, vni: 5001, mtu: 1400 })
+  await dockerRun(a.app, NET_A, na.poolId, EP1)
+  t.is(a.fake.veths.get(EP1)?.mtu, 1400, 'the network MTU reaches the container veth')
+  // A host joining without options gets the network as it was made.
+  const nb = await dockerNetworkCreate(b.app, NET_B, 'blue')
+  await dockerRun(b.app, NET_B, nb.poolId, EP2)
+  t.is(cluster.networks.size, 1)
+  t.like(cluster.networks.get('blue'), { vni: 5001, mtu: 1400 })
+  t.is(b.fake.veths.get(EP2)?.mtu, 1400)
+})
+
+test('a -o meshplane.vni or MTU that is not a positive integer: a 400 in the driver shape naming the option, nothing created or mapped', async t => {
+  const cluster = new FakeCluster()
+  const { app, fake } = await host(cluster, 'h1')
+  const cases: Array<Record<string, string>> = [
+    { [VNI]: 'abc' }, { [VNI]: '0' }, { [VNI]: '-7' }, { [VNI]: '4096.5' },
+    // forms Number() would take
+    { [VNI]: '0x1388' }, { [VNI]: '5e3' }, { [VNI]: ' 5001 ' }, { [VNI]: '05001' },
+    { [MTU]: 'abc' }, { [MTU]: '1400bytes' }, { [MTU]: '0' },
+    // a good VNI does not let the network be created with a bad MTU
+    { [VNI]: '5001', [MTU]: 'jumbo' }
+  ]
+  for (const opts of cases) {
+    const [key, value] = Object.entries(opts).at(-1)!
+    const { reply } = await tryDockerNetworkCreate(app, NET_A, 'blue', SUBNET, opts)
+    t.is(reply.status, 400, `${key}=${value}`)
+    t.deepEqual(Object.keys(reply.body), ['Err'], 'NetworkDriver errors carry Err only')
+    t.true(String(reply.body.Err).includes(`-o ${key}=${value} is not a positive integer`), String(reply.body.Err))
+  }
+  t.is(cluster.networks.size, 0, 'no cluster network')
+  t.deepEqual([...fake.store.data.keys()], [], 'no docker network mapped')
+  t.true(fake.requests.filter(([m]) => m === 'NetworkDriver.CreateNetwork').every(([, o]) => o === 'E_INVALID_ARGUMENT'))
+})
+
+test('joining an existing network: a bad option is still a 400, a VNI or MTU other than the network\'s a 409, the same values are fine', async t => {
+  const cluster = new FakeCluster()
+  const a = await host(cluster, 'h1')
+  const b = await host(cluster, 'h2')
+  await dockerNetworkCreate(a.app, NET_A, 'blue', SUBNET, { [VNI]: '5001', [MTU]: '1400' })
+  const bad = await tryDockerNetworkCreate(b.app, NET_B, 'blue', SUBNET, { [VNI]: 'abc' })
+  t.is(bad.reply.status, 400)
+  const otherVni = await tryDockerNetworkCreate(b.app, NET_B, 'blue', SUBNET, { [VNI]: '5002' })
+  t.is(otherVni.reply.status, 409)
+  t.regex(String(otherVni.reply.body.Err), /has VNI 5001, not 5002/)
+  const otherMtu = await tryDockerNetworkCreate(b.app, NET_B, 'blue', SUBNET, { [MTU]: '1450' })
+  t.is(otherMtu.reply.status, 409)
+  t.regex(String(otherMtu.reply.body.Err), /has MTU 1400, not 1450/)
+  t.false(b.fake.store.data.has(`docker/network/${NET_B}`), 'nothing mapped by the refused creates')
+  const same = await tryDockerNetworkCreate(b.app, NET_B, 'blue', SUBNET, { [VNI]: '5001', [MTU]: '1400' })
+  t.is(same.reply.status, 200)
+  t.is(cluster.networks.size, 1)
+})
+
+interface StateHost { app: FastifyInstance, fake: FakeHost, state: ClusterState, networks: Networks }
+
+/** Addresses the state hosts' stand-in IPAM hands out, distinct across hosts. */
+let stateHostAddresses = 0
+
+/**
+ * A host whose networks are the agent's own (control/networks.ts, with its range checks
+ * and VNI choice) over a real ClusterState replica in a scratch directory, which sees no
+ * other host's records until exchange() hands them over: two of them are two agents
+ * before gossip reached either. The fakes' FakeCluster is one shared map, which no real
+ * cluster is.
+ */
+async function stateHost (t: ExecutionContext, name: string): Promise<StateHost> {
+  const dir = await mkdtemp(join(tmpdir(), 'mp-docker-state-'))
+  let store: DataStore | undefined
+  let state: ClusterState | undefined
+  t.teardown(async () => {
+    await state?.close()
+    await store?.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  store = await DataStore.open(dir)
+  const key = await generateKeyPair('Ed25519')
+  state = new ClusterState({ store, privateKey: key, peerId: peerIdFromPrivateKey(key).toString(), logger: pino({ level: 'silent' }) })
+  await state.load()
+  const networks = new Networks({ state })
+  const fake = fakeHost(new FakeCluster(), name)
+  fake.components.networks = { get: n => networks.find(n), list: () => networks.list(), create: async req => await networks.create(req) }
+  // The distributed IPAM is not under test: addresses in order, from this host's view of the network.
+  fake.components.ipam = {
+    allocate: async network => intToIp(parseCidr(networks.get(network).subnet)!.firstHost + ++stateHostAddresses),
+    claim: async () => {},
+    release: async () => true
+  }
+  const handlers = new DockerHandlers(fake.components)
+  await handlers.load()
+  return { app: buildDockerApp(handlers, fake.components), fake, state, networks }
+}
+
+/** Where gossip ends: each replica holds every record the other does. */
+async function exchange (a: ClusterState, b: ClusterState): Promise<void> {
+  const all = new Set(Array.from({ length: SYNC_BUCKETS }, (_, i) => i))
+  const toB = a.entriesInBuckets(all).map(o => o.envelope)
+  const toA = b.entriesInBuckets(all).map(o => o.envelope)
+  const results = [await b.apply(toB), await a.apply(toA)]
+  if (results.some(r => r.rejected > 0)) throw new Error(`a replica rejected records: ${JSON.stringify(results)}`)
+}
+
+test('through the agent\'s own Networks: a VNI or MTU out of range is a 400 and writes no record; a VNI in use is a 409; good values are recorded as given', async t => {
+  const h = await stateHost(t, 'h1')
+  // These pass the plugin's integer check: the range is the network record's (state/codec.ts).
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ [VNI]: '16777216' }, /VNI 16777216 outside 1\.\.16777215/],
+    [{ [MTU]: '575' }, /MTU 575 outside 576\.\.9000/],
+    [{ [MTU]: '9001' }, /MTU 9001 outside 576\.\.9000/]
+  ]
+  for (const [opts, message] of cases) {
+    const { reply } = await tryDockerNetworkCreate(h.app, NET_A, 'blue', SUBNET, opts)
+    t.is(reply.status, 400, JSON.stringify(opts))
+    t.regex(String(reply.body.Err), message)
+  }
+  t.is(h.state.size, 0, 'no record written')
+  t.deepEqual([...h.fake.store.data.keys()], [], 'no docker network mapped')
+
+  // The edges of both ranges are fine, and what the state records is what was asked for.
+  await dockerNetworkCreate(h.app, NET_A, 'blue', SUBNET, { [VNI]: '16777215', [MTU]: '9000' })
+  t.like(h.networks.find('blue'), { subnet: SUBNET, vni: 16777215, mtu: 9000 })
+  await dockerNetworkCreate(h.app, NET_B, 'green', '10.242.0.0/16', { [VNI]: '1', [MTU]: '576' })
+  t.like(h.networks.find('green'), { vni: 1, mtu: 576 })
+
+  const taken = await tryDockerNetworkCreate(h.app, 'c'.repeat(64), 'red', '10.241.0.0/16', { [VNI]: '16777215' })
+  t.is(taken.reply.status, 409)
+  t.regex(String(taken.reply.body.Err), /VNI 16777215 is used by network blue/)
+  t.is(h.networks.find('red'), undefined)
+  t.false(h.fake.store.data.has(`docker/network/${'c'.repeat(64)}`))
+})
+
+// ---- the CreateNetwork race -------------------------------------------------------------
+
+/**
+ * Holds every host's networks.create until all of them are waiting (2 s at most), so
+ * each host has looked the name up and found nothing before one commits: the worst
+ * interleaving on one linearizable store (the FakeCluster). Counts the creates.
+ */
+function holdCreates (hosts: FakeHost[]): { creates: number } {
+  const seen = { creates: 0 }
+  const waiting: Array<() => void> = []
+  const releaseAll = (): void => { for (const resolve of waiting.splice(0)) resolve() }
+  for (const h of hosts) {
+    const create = h.components.networks.create
+    h.components.networks.create = async req => {
+      seen.creates++
+      const held = new Promise<void>(resolve => { waiting.push(resolve) })
+      if (waiting.length === hosts.length) releaseAll()
+      const timer = setTimeout(releaseAll, 2000)
+      try {
+        await held
+      } finally {
+        clearTimeout(timer)
+      }
+      return await create(req)
+    }
+  }
+  return seen
+}
+
+test('two hosts create the same network at once, same subnet: the one whose create loses joins the other\'s network', async t => {
+  const cluster = new FakeCluster()
+  const a = await host(cluster, 'h1')
+  const b = await host(cluster, 'h2')
+  const held = holdCreates([a.fake, b.fake])
+  const [ra, rb] = await Promise.all([tryDockerNetworkCreate(a.app, NET_A, 'blue'), tryDockerNetworkCreate(b.app, NET_B, 'blue')])
+  t.is(held.creates, 2, 'both hosts found no network and created it: the race under test')
+  t.is(ra.reply.status, 200, JSON.stringify(ra.reply.body))
+  t.is(rb.reply.status, 200, JSON.stringify(rb.reply.body))
+  t.is(cluster.networks.size, 1)
+  t.deepEqual(a.fake.store.data.get(`docker/network/${NET_A}`), { network: 'blue', subnet: '10.240.0.0/16' })
+  t.deepEqual(b.fake.store.data.get(`docker/network/${NET_B}`), { network: 'blue', subnet: '10.240.0.0/16' })
+  const r1 = await dockerRun(a.app, NET_A, ra.poolId, EP1)
+  const r2 = await dockerRun(b.app, NET_B, rb.poolId, EP2)
+  t.not(r1.address, r2.address, 'one network: one address space')
+})
+
+test('two hosts create the same network at once, different subnets: the one whose create loses gets a 409 naming the subnet to use, and maps nothing', async t => {
+  const cluster = new FakeCluster()
+  const hosts = [
+    { ...await host(cluster, 'h1'), id: NET_A, subnet: '10.240.0.0/16' },
+    { ...await host(cluster, 'h2'), id: NET_B, subnet: '10.250.0.0/16' }
+  ]
+  const held = holdCreates(hosts.map(h => h.fake))
+  const replies = await Promise.all(hosts.map(async h => (await tryDockerNetworkCreate(h.app, h.id, 'blue', h.subnet)).reply))
+  t.is(held.creates, 2, 'both hosts found no network and created it: the race under test')
+  t.deepEqual(replies.map(r => r.status).sort(), [200, 409], JSON.stringify(replies))
+  const won = hosts[replies.findIndex(r => r.status === 200)]!
+  const lost = hosts[replies.findIndex(r => r.status === 409)]!
+  t.is(cluster.networks.size, 1)
+  t.is(cluster.networks.get('blue')?.subnet, won.subnet)
+  t.is(replies[hosts.indexOf(lost)]!.body.Err, `meshplane network blue has subnet ${won.subnet}, not ${lost.subnet}: use --subnet ${won.subnet}`)
+  t.true(won.fake.store.data.has(`docker/network/${won.id}`))
+  t.false(lost.fake.store.data.has(`docker/network/${lost.id}`), 'Docker rolls the refused network back: nothing to forget')
+})
+
+test('over real state replicas, before either host has the other\'s record, same subnet: both answer 200, and once the records meet both serve containers on one network', async t => {
+  const a = await stateHost(t, 'h1')
+  const b = await stateHost(t, 'h2')
+  const [ra, rb] = await Promise.all([tryDockerNetworkCreate(a.app, NET_A, 'blue'), tryDockerNetworkCreate(b.app, NET_B, 'blue')])
+  t.is(ra.reply.status, 200, JSON.stringify(ra.reply.body))
+  t.is(rb.reply.status, 200, JSON.stringify(rb.reply.body))
+  t.not(a.state.getEnvelope('network/blue')?.record.writer, b.state.getEnvelope('network/blue')?.record.writer, 'each host wrote its own record')
+  // VNI from the name, default gateway: the two records differ only in who wrote them and when.
+  const made = (h: StateHost): unknown => ({ ...h.networks.find('blue'), creator: undefined, createdAtMs: undefined })
+  t.deepEqual(made(a), made(b))
+  await exchange(a.state, b.state)
+  t.is(a.state.getEnvelope('network/blue')?.record.writer, b.state.getEnvelope('network/blue')?.record.writer, 'one record won on both')
+  t.like(a.networks.find('blue'), { subnet: SUBNET, gateway: '10.240.0.1' })
+  for (const [h, id, pool, ep] of [[a, NET_A, ra.poolId, EP1], [b, NET_B, rb.poolId, EP2]] as const) {
+    const run = await dockerRun(h.app, id, pool, ep)
+    t.regex(run.address, /^10\.240\.\d+\.\d+\/16$/)
+    t.is(run.join.Gateway, '10.240.0.1')
+  }
+})
+
+// Two hosts that create one name before either has the other's record both succeed: no
+// host can know of a creation it has not heard of (there is no central store). The merge
+// keeps one record everywhere (version, then writer id), so one host is left with a
+// Docker network whose subnet the cluster network does not have. What it must get is a
+// clear conflict that names the winning subnet, not "create the network" (it exists).
+test('over real state replicas, before either host has the other\'s record, different subnets: the host whose creation lost is told so, with the subnet to use', async t => {
+  const hosts = [
+    { ...await stateHost(t, 'h1'), id: NET_A, subnet: '10.240.0.0/16' },
+    { ...await stateHost(t, 'h2'), id: NET_B, subnet: '10.250.0.0/16' }
+  ]
+  const created = await Promise.all(hosts.map(async h => await tryDockerNetworkCreate(h.app, h.id, 'blue', h.subnet)))
+  t.true(created.every(c => c.reply.status === 200), 'neither host can know of the other\'s creation yet')
+  await exchange(hosts[0]!.state, hosts[1]!.state)
+  const blue = hosts[0]!.networks.find('blue')
+  t.deepEqual(hosts[1]!.networks.find('blue'), blue, 'the replicas agree on one network')
+  const winner = hosts.findIndex(h => h.subnet === blue?.subnet)
+  t.not(winner, -1)
+  const loser = 1 - winner
+  const won = await call(hosts[winner]!.app, 'IpamDriver.RequestAddress', { PoolID: created[winner]!.poolId, Address: '', Options: null })
+  t.is(won.status, 200)
+  const lost = await call(hosts[loser]!.app, 'IpamDriver.RequestAddress', { PoolID: created[loser]!.poolId, Address: '', Options: null })
+  t.is(lost.status, 409)
+  t.regex(String(lost.body.Err), new RegExp(`blue was also created on another host .*subnet ${blue!.subnet.replace(/\./g, '\\.')}.*--subnet ${blue!.subnet.replace(/\./g, '\\.')}`))
+  // the same answer where Docker asks with the network id (an address it already holds)
+  const ep = await call(hosts[loser]!.app, 'NetworkDriver.CreateEndpoint', { NetworkID: hosts[loser]!.id, EndpointID: EP1, Interface: { Address: `${hosts[loser]!.subnet.split('/')[0]!.replace(/0$/, '5')}/16`, AddressIPv6: '', MacAddress: '' }, Options: {} })
+  t.is(ep.status, 409)
+  t.regex(String(ep.body.Err), /was also created on another host/)
 })
 
 test('optional methods answer: external connectivity, discovery, swarm allocation', async t => {

@@ -2,7 +2,7 @@ import test from 'ava'
 import { createMetrics } from '@meshplane/agent/metrics/index.js'
 import { Scrape } from '../utils/prometheus.js'
 
-const mesh = { gossipAccepted: 3, gossipRejected: 1, gossipIgnored: 0, syncRounds: 2, syncFailures: 0, syncRecordsIn: 5, syncRecordsOut: 4, syncBytes: 2048, published: 7, bundlesPublished: 5, livenessNewsOut: 0, probesServed: 0, connectionsOpen: 0, peersWithSeveralConnections: 0, gossipPeersWithoutStream: 0, recordsMeshPeers: 0 }
+const mesh = { gossipAccepted: 3, gossipRejected: 1, gossipIgnored: 0, syncRounds: 2, syncFailures: 0, syncRecordsIn: 5, syncRecordsOut: 4, syncBytes: 2048, published: 7, bundlesPublished: 5, livenessNewsOut: 0, connectionsOpen: 0, peersWithSeveralConnections: 0, gossipPeersWithoutStream: 0, recordsMeshPeers: 0 }
 
 test('the scrape is Prometheus text; pulled counters follow their source; pushed ones count events', async t => {
   const metrics = createMetrics({ peerId: '12D3KooWtest', version: '0.1.0' })

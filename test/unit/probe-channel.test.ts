@@ -11,9 +11,10 @@ test('probes on one stream: concurrent requests get their own answers, in any or
   let served = 0
   // the answer echoes the request's seq; seq 1 is slow, so answers come back out of order
   void serveProbeStream(server, 'prober', async req => {
+    served++
     await sleep(req.seq === 1n ? 150 : 10)
     return { ok: true, incarnation: 7n, seq: req.seq, unreachable: [] }
-  }, () => { served++ })
+  })
   const channel = new ProbeChannel(client)
 
   const [slow, fast] = await Promise.all([
@@ -36,7 +37,7 @@ test('probes on one stream: concurrent requests get their own answers, in any or
 test('garbage on a probe stream closes it on both ends; requests then fail at once instead of waiting', async t => {
   // a prober that sends garbage: the server ends the stream and stays up
   const [rogue, server] = await streamPair()
-  const done = serveProbeStream(server, 'rogue', async () => ({ ok: true, incarnation: 1n, seq: 0n, unreachable: [] }), () => {})
+  const done = serveProbeStream(server, 'rogue', async () => ({ ok: true, incarnation: 1n, seq: 0n, unreachable: [] }))
   rogue.send(new Uint8Array([0x05, 0xff, 0xff, 0xff, 0xff, 0xff]))
   await done
   t.not(server.status, 'open')

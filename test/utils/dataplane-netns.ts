@@ -21,7 +21,8 @@ export interface Lab {
   hosts: LabHost[]
   containers: string[]
   sh: (args: string[], opts?: { ns?: string, check?: boolean, timeoutMs?: number }) => Promise<{ code: number, stdout: string, stderr: string }>
-  spawnIn: (ns: string, argv: string[]) => ChildProcess
+  /** Starts argv under nsenter --net; `stdin: true` gives it a pipe (a driver taking commands). */
+  spawnIn: (ns: string, argv: string[], opts?: { stdin?: boolean }) => ChildProcess
   destroy: () => Promise<void>
 }
 
@@ -79,8 +80,8 @@ export async function createLab (opts: { hosts: number, containersPerHost: numbe
     hosts: [],
     containers: [],
     sh,
-    spawnIn: (ns, argv) => {
-      const child = spawn('nsenter', [`--net=/run/netns/${ns}`, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+    spawnIn: (ns, argv, o = {}) => {
+      const child = spawn('nsenter', [`--net=/run/netns/${ns}`, ...argv], { stdio: [o.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'] })
       procs.add(child)
       child.on('exit', () => { procs.delete(child) })
       return child

@@ -109,7 +109,7 @@ export class Endpoints {
     const key = this.#localKey(req.network, netnsPath)
     const local = await this.#c.store.local.get(key) as LocalAttachment | undefined
     if (local === undefined) throw notFound(`${req.netns} is not attached to ${req.network} on this host`)
-    const id = `${this.#c.state.peerId}/${req.network}/${local.endpointId}`
+    const id = endpointKey(this.#c.state.peerId, req.network, local.endpointId)
     const rec = this.#c.state.get(`endpoint/${id}`)
     const ip = rec?.kind === 'endpoint' && rec.body !== undefined ? rec.body.ipv4 : ''
     // Withdraw from the cluster first, so remote hosts stop sending before the veth goes.

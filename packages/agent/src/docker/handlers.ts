@@ -122,7 +122,12 @@ export class DockerHandlers {
       return { Address: `${r.Address !== '' ? r.Address : gateway}/${cidr.prefixLen}`, Data: {} }
     }
     const network = this.#networkBySubnet(cidr)
-    if (network === undefined) throw notFound(`no meshplane network has subnet ${cidr.text} (create it with: ${CREATE_COMMAND})`)
+    if (network === undefined) {
+      const mapped = this.mapping.networkBySubnet(cidr.text)
+      // throws: its network was removed, or another host's creation of it won
+      if (mapped !== undefined) this.#mappedNetwork(mapped[0])
+      throw notFound(`no meshplane network has subnet ${cidr.text} (create it with: ${CREATE_COMMAND})`)
+    }
     const owner = `${DOCKER_ALLOCATION_OWNER}:${randomBytes(6).toString('hex')}`
     let ip = r.Address
     if (ip === '') {
@@ -165,13 +170,14 @@ export class DockerHandlers {
     }
     const cidr = parseSubnet(data.Pool)
     const gateway = data.Gateway === '' ? undefined : data.Gateway.split('/')[0]
+    // Checked also when the network exists: a bad value is an error on every host.
+    const vni = optionalInt(generic, VNI_OPTION)
+    const mtu = optionalInt(generic, MTU_OPTION)
     let network = this.#c.networks.get(name)
     if (network === undefined) {
       const req: Parameters<DockerPluginComponents['networks']['create']>[0] = { name, subnet: cidr.text }
       if (gateway !== undefined) req.gateway = gateway
-      const vni = optionalInt(generic, VNI_OPTION)
       if (vni !== undefined) req.vni = vni
-      const mtu = optionalInt(generic, MTU_OPTION)
       if (mtu !== undefined) req.mtu = mtu
       try {
         network = await this.#c.networks.create(req)
@@ -184,7 +190,9 @@ export class DockerHandlers {
     }
     if (network.subnet !== cidr.text) throw conflict(`meshplane network ${name} has subnet ${network.subnet}, not ${cidr.text}: use --subnet ${network.subnet}`)
     if (gateway !== undefined && gateway !== network.gateway) throw conflict(`meshplane network ${name} has gateway ${network.gateway}, not ${gateway}`)
-    await this.mapping.putNetwork(r.NetworkID, { network: name })
+    if (vni !== undefined && vni !== network.vni) throw conflict(`meshplane network ${name} has VNI ${network.vni}, not ${vni}: leave -o ${VNI_OPTION} out, or use ${network.vni}`)
+    if (mtu !== undefined && mtu !== network.mtu) throw conflict(`meshplane network ${name} has MTU ${network.mtu === 0 ? 'from the underlay (0)' : network.mtu}, not ${mtu}: leave -o ${MTU_OPTION} out${network.mtu === 0 ? '' : `, or use ${network.mtu}`}`)
+    await this.mapping.putNetwork(r.NetworkID, { network: name, subnet: cidr.text })
     this.#log.info({ dockerNetwork: r.NetworkID, network: name }, 'docker network mapped')
     return {}
   }
@@ -268,6 +276,10 @@ export class DockerHandlers {
     if (entry === undefined) throw notFound(`unknown network id ${dockerNetworkId}: not a meshplane network on this host`)
     const network = this.#c.networks.get(entry.network)
     if (network === undefined) throw notFound(`meshplane network ${entry.network} (docker network ${dockerNetworkId}) no longer exists`)
+    if (entry.subnet !== undefined && entry.subnet !== network.subnet) {
+      throw conflict(`meshplane network ${entry.network} was also created on another host at the same time, with subnet ${network.subnet}, and that creation won: ` +
+        `this Docker network (${entry.subnet}) has no meshplane network. Remove it and create it again with --subnet ${network.subnet}`)
+    }
     return network
   }
 
@@ -317,7 +329,7 @@ function poolSubnet (poolId: string): Cidr {
 function optionalInt (options: Record<string, unknown>, key: string): number | undefined {
   const v = options[key]
   if (v === undefined || v === '') return undefined
-  const n = Number(v)
-  if (!Number.isInteger(n) || n <= 0) throw invalid(`-o ${key}=${String(v)} is not a positive integer`)
-  return n
+  // digits only: Number() would also take "0x1388", "1e3" and " 5001 "
+  if (typeof v !== 'string' || !/^[1-9][0-9]{0,9}$/.test(v)) throw invalid(`-o ${key}=${String(v)} is not a positive integer`)
+  return Number(v)
 }

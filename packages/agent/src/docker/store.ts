@@ -9,6 +9,11 @@ import type { KeyValueStore } from './index.js'
 export interface DockerNetworkEntry {
   /** meshplane network name */
   network: string
+  /** the subnet Docker created it with: the cluster network's then. Two hosts that create
+   * one name at once with different subnets both succeed (neither has the other's record
+   * yet); the merge keeps one, and this tells the other host's Docker network from one
+   * that never had a meshplane network. */
+  subnet?: string
 }
 
 export interface DockerEndpointEntry {
@@ -63,6 +68,12 @@ export class DockerMapping {
 
   network (dockerNetworkId: string): DockerNetworkEntry | undefined {
     return this.#networks.get(dockerNetworkId)
+  }
+
+  /** The Docker network created with `subnet`, if any. */
+  networkBySubnet (subnet: string): [string, DockerNetworkEntry] | undefined {
+    for (const entry of this.#networks) if (entry[1].subnet === subnet) return entry
+    return undefined
   }
 
   async putNetwork (dockerNetworkId: string, entry: DockerNetworkEntry): Promise<void> {

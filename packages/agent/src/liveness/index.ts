@@ -342,10 +342,10 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   async #answer (req: Probe, from: string): Promise<Omit<ProbeAck, 'id'>> {
     this.counters.probesAnswered++
     this.#table.seen(from)
-    if (req.relayTo !== '') {
+    // (a relay request naming this host is answered as a direct probe)
+    if (req.relayTo !== '' && req.relayTo !== this.#state.peerId) {
       // Indirect probe: ask the target ourselves, passing the prober's view on so the
       // target can refute what the prober holds against it.
-      if (req.relayTo === this.#state.peerId) return this.#answer({ ...req, relayTo: '' }, from)
       const ack = await this.#mesh.probe(req.relayTo, { ...req, relayTo: '' }, Math.max(100, Math.floor(this.#intervalMs * 0.8)))
       return ack === undefined ? { ok: false, incarnation: 0n, seq: 0n, unreachable: [] } : { ...ack, unreachable: [] }
     }
@@ -427,7 +427,7 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   #expire (): void {
     for (const peer of this.#table.expire(() => this.#expectedConfirmations())) {
       const m = this.#table.get(peer)
-      this.#log.info({ peer, suspectedBy: m?.suspectedBy }, 'suspicion not refuted: peer unreachable')
+      this.#log.info({ peer, suspectedBy: m?.suspecters.values().next().value }, 'suspicion not refuted: peer unreachable')
       this.#check(peer)
     }
   }

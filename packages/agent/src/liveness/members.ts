@@ -29,9 +29,7 @@ export interface Member {
   status: MemberStatus
   /** local clock when the status last changed */
   sinceMs: number
-  /** who raised the current suspicion (for logs and counters) */
-  suspectedBy: string | undefined
-  /** every host that suspects this life and seq (the first one included) */
+  /** every host that suspects this life and seq, in the order heard (the first raised it) */
   suspecters: Set<string>
   /** local clock of the last first-hand sign of life (a probe answer, a probe from it, its own news) */
   lastSeenMs: number | undefined
@@ -85,7 +83,7 @@ export class MemberTable {
     if (life < m.life || seq < m.seq || m.status === 'left') return false
     if (m.status === 'alive') {
       m.suspecters = new Set([by])
-      return this.#set(m, { seq, status: 'suspect', suspectedBy: by })
+      return this.#set(m, { seq, status: 'suspect' })
     }
     if (seq > m.seq) { m.seq = seq; m.suspecters = new Set() }
     m.suspecters.add(by) // a confirmation
@@ -100,7 +98,7 @@ export class MemberTable {
     if (firstHand && m !== undefined && life >= m.life) m.lastSeenMs = this.#now()
     if (m === undefined || life > m.life) return this.#learn(peer, life, seq, 'alive', undefined, firstHand)
     if (life < m.life || m.status === 'left') return false
-    if (seq > m.seq) return this.#set(m, { seq, status: 'alive', suspectedBy: undefined })
+    if (seq > m.seq) return this.#set(m, { seq, status: 'alive' })
     return false
   }
 
@@ -110,7 +108,7 @@ export class MemberTable {
     const m = this.#members.get(peer)
     if (m === undefined || life > m.life) return this.#learn(peer, life, 0n, 'left')
     if (life < m.life || m.status === 'left') return false
-    return this.#set(m, { seq: m.seq, status: 'left', suspectedBy: undefined })
+    return this.#set(m, { seq: m.seq, status: 'left' })
   }
 
   /** A first-hand sign of life that carries no (life, seq), e.g. the host probed us. */
@@ -130,7 +128,7 @@ export class MemberTable {
       if (m.status !== 'suspect') continue
       k ??= typeof expected === 'number' ? expected : expected()
       if (now - m.sinceMs >= this.suspicionTimeoutMs(m.suspecters.size, k)) {
-        this.#set(m, { seq: m.seq, status: 'unreachable', suspectedBy: m.suspectedBy })
+        this.#set(m, { seq: m.seq, status: 'unreachable' })
         out.push(peer)
       }
     }
@@ -165,18 +163,16 @@ export class MemberTable {
       seq,
       status,
       sinceMs: prev?.status === status ? prev.sinceMs : now,
-      suspectedBy: status === 'suspect' ? by : undefined,
       suspecters: status === 'suspect' && by !== undefined ? new Set([by]) : new Set(),
       lastSeenMs: firstHand ? now : prev?.lastSeenMs
     })
     return prev?.status !== status
   }
 
-  #set (m: Member, next: { seq: bigint, status: MemberStatus, suspectedBy: string | undefined }): boolean {
+  #set (m: Member, next: { seq: bigint, status: MemberStatus }): boolean {
     const changed = m.status !== next.status
     if (next.status !== 'suspect' && next.status !== 'unreachable') m.suspecters = new Set()
     m.seq = next.seq
-    m.suspectedBy = next.suspectedBy
     if (changed) {
       m.status = next.status
       m.sinceMs = this.#now()

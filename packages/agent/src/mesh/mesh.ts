@@ -90,7 +90,6 @@ export interface MeshCounters {
   published: number
   bundlesPublished: number
   livenessNewsOut: number
-  probesServed: number
   /** gauges, read when the counters are: open connections, peers with more than one,
    * and peers gossipsub knows but holds no outbound stream to (it cannot send to them) */
   readonly connectionsOpen: number
@@ -135,7 +134,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly counters: MeshCounters = {
     gossipAccepted: 0, gossipRejected: 0, gossipIgnored: 0, syncRounds: 0, syncFailures: 0,
     syncRecordsIn: 0, syncRecordsOut: 0, syncBytes: 0, published: 0, bundlesPublished: 0,
-    livenessNewsOut: 0, probesServed: 0
+    livenessNewsOut: 0
   } as MeshCounters
 
   #node: Libp2p<{ pubsub: GossipSub }> | undefined
@@ -449,7 +448,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const responder: ProbeHandler = async (req, peer) => this.#probeResponder === undefined
       ? { ok: true, incarnation: 0n, seq: 0n, unreachable: [] }
       : await this.#probeResponder(req, peer)
-    await serveProbeStream(stream, from, responder, () => { this.counters.probesServed++ })
+    await serveProbeStream(stream, from, responder)
   }
 
   async #publishRecords (records: OpenedRecord[]): Promise<void> {

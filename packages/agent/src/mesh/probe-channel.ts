@@ -86,7 +86,7 @@ export class ProbeChannel {
 }
 
 /** The answering end: reads requests until the stream ends, answers each as it completes. */
-export async function serveProbeStream (stream: Stream, from: string, handler: ProbeHandler, onServed: () => void): Promise<void> {
+export async function serveProbeStream (stream: Stream, from: string, handler: ProbeHandler): Promise<void> {
   const pb = pbStream(stream, { maxDataLength: MAX_LIVENESS_BYTES })
   let inFlight = 0
   try {
@@ -94,7 +94,6 @@ export async function serveProbeStream (stream: Stream, from: string, handler: P
       const req = await pb.read(Probe)
       if (inFlight >= MAX_IN_FLIGHT_PER_STREAM) continue
       inFlight++
-      onServed()
       void handler(req, from)
         .then(async ack => { await pb.write({ ...ack, id: req.id }, ProbeAck, { signal: AbortSignal.timeout(5000) }) })
         .catch(err => { stream.abort(err as Error) })
