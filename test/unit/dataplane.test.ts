@@ -65,6 +65,7 @@ function observedFrom (desired: DesiredKernelState, extraLinks: ObservedLink[] =
   for (const link of desired.links) {
     const observed: ObservedLink = { name: link.name, index: index++, kind: link.type, mtu: link.mtu ?? 1500, up: true, master: link.type === 'bridge' ? undefined : link.master }
     if (link.type === 'vxlan') observed.vxlan = { vni: link.vni, local: link.local, port: link.port, learning: link.learning, proxy: link.proxy }
+    if (link.type === 'bridge') observed.forwarding = false
     links.push(observed)
   }
   return {
@@ -214,11 +215,26 @@ test('an empty kernel gets links, then neighbours, then FDB, in that order', t =
   const desired = computeDesired(input())
   const ops = diffKernel(desired, { links: [], addresses: [], neighbours: [], fdb: [] })
   t.deepEqual(kinds(ops), [
-    'link.ensureBridge', 'link.ensureVxlan', 'addr.add',
+    // forwarding off before the vxlan device (or any port) joins the new bridge
+    'link.ensureBridge', 'link.forwardingOff', 'link.ensureVxlan', 'addr.add',
     'neigh.set', 'neigh.set', 'neigh.set',
     'fdb.add', 'fdb.add', 'fdb.add', 'fdb.add', 'fdb.add'
   ])
-  t.deepEqual(ops[1], { kind: 'link.ensureVxlan', name: 'mpvx42', params: { vni: 42, local: '10.77.0.11', port: 4789, learning: false, proxy: true }, mtu: 1450, master: 'mpbr42' })
+  t.deepEqual(ops[1], { kind: 'link.forwardingOff', name: 'mpbr42' })
+  t.deepEqual(ops[2], { kind: 'link.ensureVxlan', name: 'mpvx42', params: { vni: 42, local: '10.77.0.11', port: 4789, learning: false, proxy: true }, mtu: 1450, master: 'mpbr42' })
+})
+
+test('a network bridge whose forwarding is on, or could not be read, gets it turned off; one with it off gets nothing', t => {
+  const desired = computeDesired(input())
+  for (const [forwarding, expected] of [[true, 1], [undefined, 1], [false, 0]] as const) {
+    const observed = observedFrom(desired)
+    const bridge = observed.links.find(l => l.name === 'mpbr42')!
+    if (forwarding === undefined) delete bridge.forwarding
+    else bridge.forwarding = forwarding
+    const ops = diffKernel(desired, observed)
+    t.is(ops.filter(op => op.kind === 'link.forwardingOff' && op.name === 'mpbr42').length, expected, `forwarding ${String(forwarding)}`)
+    t.is(ops.length, expected, 'and nothing else')
+  }
 })
 
 test('a kernel that already matches gets zero ops (a restart adopts, no delete + re-add)', t => {

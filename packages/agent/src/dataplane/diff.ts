@@ -72,6 +72,9 @@ export function diffKernel (desired: DesiredKernelState, observed: ObservedKerne
         } else {
           pushLinkSet(linkOps, link.name, seen, link.mtu, undefined, false)
         }
+        // Before any port joins it: a new bridge starts with the host's ip_forward, and a
+        // change of ip_forward resets every device's.
+        if (fresh.has(link.name) || seen?.forwarding !== false) linkOps.push({ kind: 'link.forwardingOff', name: link.name })
         break
       }
       case 'vxlan': {

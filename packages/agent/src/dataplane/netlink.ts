@@ -36,7 +36,7 @@ import { vxlanIncompat } from './diff.js'
 import { DataplaneError, NetlinkError } from './errors.js'
 import { configureInside } from './netns-config.js'
 import { enterNetns, unavailableReason } from './netns-enter.js'
-import { bytesToIpv4, bytesToMac, ipv4ToBytes, isOwnedLink, macToBytes } from './names.js'
+import { bytesToIpv4, bytesToMac, ipv4ToBytes, isOwnedLink, macToBytes, ownedLinkType } from './names.js'
 import type { RequestWindow } from './queue.js'
 import type { AddressEntry, ApplyResult, KernelOp, ObservedFdb, ObservedKernelState, ObservedLink, ObservedNeighbour, OpFailure, VxlanParams } from './types.js'
 
@@ -103,6 +103,7 @@ function phaseOf (op: KernelOp): Phase {
     case 'link.ensureBridge':
     case 'link.ensureVxlan':
     case 'link.set':
+    case 'link.forwardingOff':
     case 'addr.add':
       return 'links'
     case 'neigh.set':
@@ -160,6 +161,10 @@ function be16 (value: number): Buffer {
   return buffer
 }
 
+function forwardingPath (dev: string): string {
+  return `/proc/sys/net/ipv4/conf/${dev}/forwarding`
+}
+
 /** The errno name in the package's "Request rejected: EEXIST" (it keeps no code field). */
 function errnoOf (err: unknown): string | undefined {
   if (err instanceof NetlinkError) return err.errno
@@ -172,6 +177,7 @@ function describeOp (op: KernelOp): string {
     case 'link.ensureBridge': return `ensure bridge ${op.name}`
     case 'link.ensureVxlan': return `ensure vxlan ${op.name} (vni ${op.params.vni})`
     case 'link.set': return `set link ${op.name}`
+    case 'link.forwardingOff': return `disable forwarding on ${op.name}`
     case 'link.del': return `delete link ${op.name}`
     case 'addr.add': return `add address ${op.ip}/${op.prefixLen} on ${op.dev}`
     case 'addr.del': return `delete address ${op.ip}/${op.prefixLen} on ${op.dev}`
@@ -256,6 +262,12 @@ export class NetlinkKernel {
     for (const message of linkMessages) {
       const link = this.#parseLink(message)
       if (link !== undefined) links.push(link)
+    }
+    for (const link of links) {
+      if (link.kind === 'bridge' && ownedLinkType(link.name) === 'bridge') {
+        const value = await readFile(forwardingPath(link.name), 'utf8').catch(() => undefined)
+        if (value !== undefined) link.forwarding = value.trim() !== '0'
+      }
     }
 
     const addresses: AddressEntry[] = []
@@ -464,6 +476,9 @@ export class NetlinkKernel {
     switch (op.kind) {
       case 'link.ensureBridge':
         await this.ensureBridge(op.name, op.mtu, op.recreate)
+        break
+      case 'link.forwardingOff':
+        await this.disableForwarding(op.name)
         return
       case 'link.ensureVxlan':
         await this.ensureVxlan({ name: op.name, params: op.params, mtu: op.mtu, master: op.master, recreate: op.recreate, underlayIndex: context.underlayIndex })
@@ -544,17 +559,12 @@ export class NetlinkKernel {
    * this a host with net.ipv4.ip_forward=1 (every Docker host: dockerd turns it on) routes
    * between the bridges of two networks through their gateways, and networks are not
    * isolated. Per-device forwarding governs packets received on that device; a change of
-   * net.ipv4.ip_forward resets every device's, so the reconciler checks on every pass
-   * (and a new bridge right after it is made).
+   * net.ipv4.ip_forward resets every device's, which the next observe sees (diff.ts).
    * /proc/sys/net shows this process's network namespace, as netlink does.
-   * Returns true when it had to change it.
    */
-  async ensureForwardingOff (bridge: string): Promise<boolean> {
-    const path = `/proc/sys/net/ipv4/conf/${bridge}/forwarding`
+  async disableForwarding (bridge: string): Promise<void> {
     try {
-      if ((await readFile(path, 'utf8')).trim() === '0') return false
-      await writeFile(path, '0\n')
-      return true
+      await writeFile(forwardingPath(bridge), '0\n')
     } catch (err) {
       throw new NetlinkError(`disable forwarding on ${bridge}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code, { cause: err })
     }

@@ -206,8 +206,6 @@ export class DataplaneReconciler implements Dataplane {
    * it succeeded: an update that leaves the desired state as it is needs no pass. */
   #lastPass: { underlay: UnderlayDevice | undefined, desiredKey: string, clean: boolean } | undefined
   #passesInFlight = 0
-  /** Bridges whose forwarding could not be turned off, with the last error (logged once). */
-  readonly #forwardingErrors = new Map<string, string>()
 
   constructor (components: DataplaneComponents, init: DataplaneInit = {}) {
     this.#log = components.logger.child({ component: 'dataplane' })
@@ -363,23 +361,6 @@ export class DataplaneReconciler implements Dataplane {
     const ops = diffKernel(desired, observation.state)
     const context = observation.underlay === undefined ? {} : { underlayIndex: observation.underlay.index }
     const applied = await kernel.apply(ops, window, context)
-    // Isolation between networks (netlink.ts ensureForwardingOff), checked on every pass:
-    // a change of net.ipv4.ip_forward resets it on every device. A failure makes the pass
-    // unclean and is retried like a failed op.
-    let forwardingFailed = false
-    for (const link of desired.links) {
-      if (link.type !== 'bridge' || applied.failed.some(f => f.op.kind === 'link.ensureBridge' && f.op.name === link.name)) continue
-      try {
-        if (await kernel.ensureForwardingOff(link.name)) this.#log.info({ bridge: link.name }, 'turned IPv4 forwarding off on the network bridge')
-        this.#forwardingErrors.delete(link.name)
-      } catch (err) {
-        const message = (err as Error).message
-        if (this.#forwardingErrors.get(link.name) !== message) this.#log.warn({ bridge: link.name, err }, 'could not turn forwarding off: this network is not isolated from other networks on this host')
-        this.#forwardingErrors.set(link.name, message)
-        this.#recordError(message)
-        forwardingFailed = true
-      }
-    }
     const durationMs = performance.now() - started
 
     const byKind = countOps(ops)
@@ -388,7 +369,7 @@ export class DataplaneReconciler implements Dataplane {
     this.#netlinkErrors += applied.failed.length
     this.#lastReconcile = { at: Date.now(), durationMs, reason, ops: ops.length, failed: applied.failed.length, removed }
     this.#programmed = countProgrammed(desired, applied.failed)
-    this.#lastPass = { underlay: observation.underlay, desiredKey: desiredKey(desired), clean: applied.failed.length === 0 && !forwardingFailed }
+    this.#lastPass = { underlay: observation.underlay, desiredKey: desiredKey(desired), clean: applied.failed.length === 0 }
 
     for (const warning of desired.warnings) this.#log.warn({ reason: warning }, 'input not programmed')
     const fields = { reason, ops: ops.length, byKind, failed: applied.failed.length, durationMs: Math.round(durationMs) }
@@ -401,8 +382,6 @@ export class DataplaneReconciler implements Dataplane {
         this.#recordError(failure.error, failure.op)
       }
       if (applied.failed.length > LOGGED_FAILURES) this.#log.warn({ more: applied.failed.length - LOGGED_FAILURES }, 'more kernel ops failed')
-      this.#scheduleRetry()
-    } else if (forwardingFailed) {
       this.#scheduleRetry()
     } else {
       this.#retryAttempt = 0

@@ -112,6 +112,9 @@ export interface ObservedLink {
   /** Name of the master device, if enslaved. */
   master: string | undefined
   vxlan?: VxlanParams
+  /** Owned bridges: whether IPv4 forwarding is on (net.ipv4.conf.<name>.forwarding);
+   * undefined when it could not be read. */
+  forwarding?: boolean
 }
 
 export interface ObservedNeighbour extends NeighbourEntry {
@@ -145,6 +148,8 @@ export type KernelOp =
   | { kind: 'link.ensureBridge', name: string, mtu: number | undefined, recreate?: string }
   | { kind: 'link.ensureVxlan', name: string, params: VxlanParams, mtu: number | undefined, master: string, recreate?: string }
   | { kind: 'link.set', name: string, mtu?: number, master?: string, up?: true }
+  /** a network bridge routes nothing (netlink.ts disableForwarding) */
+  | { kind: 'link.forwardingOff', name: string }
   | { kind: 'addr.add', dev: string, ip: string, prefixLen: number }
   | { kind: 'neigh.set', dev: string, ip: string, mac: string }
   | { kind: 'fdb.add', dev: string, mac: string, dst: string, port?: number }
