@@ -161,6 +161,23 @@ function be16 (value: number): Buffer {
   return buffer
 }
 
+// linux/netconf.h
+const NETCONFA_IFINDEX = 1
+const NETCONFA_IFINDEX_ALL = -1
+
+/** The device a netconf notification is about (NETCONFA_IFINDEX; -1 for "all"). */
+function netconfIfindex (data: Uint8Array): number | undefined {
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  let offset = 4 // struct netconfmsg (one byte, padded)
+  while (offset + 4 <= b.length) {
+    const length = b.readUInt16LE(offset)
+    if (length < 4) return undefined
+    if (b.readUInt16LE(offset + 2) === NETCONFA_IFINDEX && length >= 8 && offset + 8 <= b.length) return b.readInt32LE(offset + 4)
+    offset += (length + 3) & ~3
+  }
+  return undefined
+}
+
 function forwardingPath (dev: string): string {
   return `/proc/sys/net/ipv4/conf/${dev}/forwarding`
 }
@@ -777,6 +794,9 @@ export class NetlinkKernel {
     events.addMembership('LINK')
     events.addMembership('NEIGH')
     events.addMembership('IPV4_IFADDR')
+    // Forwarding changes: dockerd's start (ip_forward=1) resets every device's, which
+    // would leave networks unisolated until the next resync.
+    events.addMembership('IPV4_NETCONF')
     events.socket.on('message', messages => {
       for (const message of messages) {
         let reason: string | undefined
@@ -793,6 +813,11 @@ export class NetlinkKernel {
             const link = rt.parseLinkMessage(message.data)
             const name = link.attrs.ifname ?? this.nameOf(link.data.index ?? -1)
             if (name !== undefined && isOwnedLink(name)) reason = `device ${name} deleted`
+          } else if (message.type === rt.MessageType.NEWNETCONF) {
+            const index = netconfIfindex(message.data)
+            const dev = index === undefined ? undefined : this.nameOf(index)
+            if (index === NETCONFA_IFINDEX_ALL) reason = 'ip_forward changed'
+            else if (dev !== undefined && ownedLinkType(dev) === 'bridge') reason = `forwarding changed on ${dev}`
           }
         } catch (err) {
           this.#log.debug({ err }, 'unparsable netlink event')
