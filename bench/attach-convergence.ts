@@ -31,8 +31,8 @@ import { loadavg } from 'node:os'
 import type { TestAgent } from '../test/utils/agents.js'
 import { createCluster, waitFor, type Cluster, type Host, type ProcessHandle } from '../test/utils/netns.js'
 import {
-  commandLine, flags, fmt, intFlag, intList, loadNote, log, machine, max, median, pct, requireRoot, sleepMs,
-  startAgentsBatched, table, waitAllAlive
+  agentArgs, commandLine, flags, fmt, intFlag, intList, loadNote, log, machine, max, median, pct, records, requireRoot, runMain, sleepMs,
+  startAgentsBatched, table, waitAllAlive, type RecordRow
 } from './lib.js'
 
 const USAGE = `usage: node dist/bench/attach-convergence.js [N ...] [options]
@@ -48,8 +48,6 @@ const USAGE = `usage: node dist/bench/attach-convergence.js [N ...] [options]
 
 const NETWORK = 'bench'
 const SUBNET = '10.240.0.0/16'
-
-interface RecordRow { id: string, writer: string, lamport: string, appliedAtMs: number | null }
 
 interface AttachSample {
   host: number
@@ -191,7 +189,7 @@ async function runOne (n: number, opts: { attaches: number, spacingMs: number, c
     const loadEnd = loadavg()[0]!
 
     // Where the time went: the endpoint records' appliedAtMs on every agent.
-    const views = await Promise.all(agents.map(async (a: TestAgent) => new Map((await a.api.call<RecordRow[]>('GET', '/v1/records')).map(r => [r.id, r]))))
+    const views = await Promise.all(agents.map(async (a: TestAgent) => new Map((await records(a)).map(r => [r.id, r]))))
     const gossipMs: number[] = []
     const writtenMs: number[] = []
     const kernelMs: number[] = []
@@ -239,8 +237,7 @@ async function main (): Promise<void> {
   const attaches = Math.max(10, intFlag(values.attaches, 60, 'attaches', 1, 5000))
   const spacingMs = intFlag(values['spacing-ms'], 200, 'spacing-ms')
   const concurrency = Math.max(1, intFlag(values.concurrency, 6, 'concurrency'))
-  const extra = ((values as Record<string, unknown>)['agent-arg'] as string[] | undefined) ?? []
-  const args = ['--log-level', String(values['log-level'] ?? 'info'), ...extra]
+  const args = agentArgs(values)
   const loadBefore = loadNote()
 
   const results: RunResult[] = []
@@ -277,7 +274,4 @@ async function main (): Promise<void> {
   process.stdout.write(out.join('\n') + '\n')
 }
 
-main().catch(err => {
-  process.stderr.write(`attach-convergence bench failed: ${(err as Error).stack ?? String(err)}\n`)
-  process.exitCode = 1
-})
+runMain('attach-convergence', main)

@@ -26,12 +26,11 @@
  *   npx tsc -b && node_modules/.bin/node dist/bench/convergence.js 10 30
  *   node_modules/.bin/node dist/bench/convergence.js 30 --records 40 --repeat 5   # the goal
  */
-import { readFileSync } from 'node:fs'
 import { createCluster, type Cluster } from '../test/utils/netns.js'
 import type { TestAgent } from '../test/utils/agents.js'
 import {
-  agentPid, commandLine, cpuSeconds, flags, fmt, intFlag, intList, livenessStatus, loadNote, log, machine, max, median, meshStatus, MiB, pct, requireRoot,
-  rssBytes, sleepMs, startAgentsBatched, sum, table, waitAllAlive, type PeerRow
+  agentArgs, agentPid, agentStatus, commandLine, cpuSeconds, flags, fmt, idleWindow, intFlag, intList, loadNote, log, machine, max, median, MiB, pct,
+  records, requireRoot, rssBytes, runMain, sleepMs, startAgentsBatched, sum, table, waitAllAlive, type IdleWindow, type RecordRow
 } from './lib.js'
 
 const USAGE = `usage: node dist/bench/convergence.js [N ...] [options]
@@ -50,8 +49,6 @@ const USAGE = `usage: node dist/bench/convergence.js [N ...] [options]
                          counted (default 5; 0 skips): the first records after start-up pay
                          each agent's first run of the code paths (printed separately)
 `
-
-interface RecordRow { id: string, writer: string, lamport: string, appliedAtMs: number | null }
 
 interface WriterResult {
   writer: number
@@ -80,67 +77,14 @@ interface RunResult {
   warmup: WriterResult | undefined
 }
 
-interface IdleWindow {
-  seconds: number
-  cpuPct: number[]
-  probesPerS: number[]
-  newsInPerS: number[]
-  suspicions: number
-  refutations: number
-  falseAlarms: number
-  connections: number[]
-}
-
-/** A quiet window: CPU per agent, liveness traffic, suspicions, and peers seen non-alive
- * or changing state (false alarms: nobody was stopped). */
-async function idleWindow (agents: TestAgent[], seconds: number): Promise<IdleWindow> {
-  const pids = agents.map(agentPid)
-  const ids = new Set(agents.map(a => a.peerId))
-  const cpu0 = pids.map(cpuSeconds)
-  const l0 = await Promise.all(agents.map(livenessStatus))
-  const t0 = Date.now()
-  await sleepMs(seconds * 1000)
-  const cpu1 = pids.map(cpuSeconds)
-  const l1 = await Promise.all(agents.map(livenessStatus))
-  const s = (Date.now() - t0) / 1000
-  let falseAlarms = 0
-  const connections: number[] = []
-  for (const a of agents) {
-    for (const p of await a.api.call<PeerRow[]>('GET', '/v1/peers')) {
-      if (!p.self && ids.has(p.id) && (p.state !== 'alive' || (p.stateSinceMs ?? 0) >= t0)) falseAlarms++
-    }
-    connections.push((await a.api.call<{ connections: number }>('GET', '/v1/status')).connections)
-  }
-  return {
-    seconds: s,
-    cpuPct: cpu1.map((c, i) => (c - cpu0[i]!) / s * 100),
-    probesPerS: l1.map((x, i) => (x.probesSent + x.indirectProbes - l0[i]!.probesSent - l0[i]!.indirectProbes) / s),
-    newsInPerS: l1.map((x, i) => (x.newsIn - l0[i]!.newsIn) / s),
-    suspicions: sum(l1.map((x, i) => x.suspicionsRaised - l0[i]!.suspicionsRaised)),
-    refutations: sum(l1.map((x, i) => x.refutations - l0[i]!.refutations)),
-    falseAlarms,
-    connections
-  }
-}
-
-/** System (kernel) CPU seconds of a process: syscalls, netlink, socket work. */
-function sysSeconds (pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12]) / 100
-}
-
-async function records (a: TestAgent): Promise<RecordRow[]> {
-  return await a.api.call<RecordRow[]>('GET', '/v1/records')
-}
-
 async function writeSeries (agents: TestAgent[], writer: number, count: number, spacingMs: number, subnetA: number, idleCores: number | undefined): Promise<WriterResult> {
   const w = agents[writer]!
-  const before = await Promise.all(agents.map(async a => (await meshStatus(a)).syncRecordsIn))
+  const before = await Promise.all(agents.map(async a => (await agentStatus(a)).mesh.syncRecordsIn))
   const baseline = new Set((await records(w)).map(r => r.id))
   const names: string[] = []
   const pids = agents.map(agentPid)
-  const cpu0 = pids.map(cpuSeconds)
-  const sys0 = pids.map(sysSeconds)
+  const cpu0 = pids.map(p => cpuSeconds(p))
+  const sys0 = pids.map(p => cpuSeconds(p, { system: true }))
   const t0 = Date.now()
   for (let i = 0; i < count; i++) {
     const started = Date.now()
@@ -156,7 +100,7 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
   // CPU of all agents while the writes ran (before the bench starts polling them).
   const writeS = (Date.now() - t0) / 1000
   const cpuCores = sum(pids.map((p, i) => cpuSeconds(p) - cpu0[i]!)) / writeS
-  const sysCores = sum(pids.map((p, i) => sysSeconds(p) - sys0[i]!)) / writeS
+  const sysCores = sum(pids.map((p, i) => cpuSeconds(p, { system: true }) - sys0[i]!)) / writeS
   const perAgentCpu = pids.map((p, i) => (cpuSeconds(p) - cpu0[i]!) / writeS)
   log(`writer ${writer}: agents' CPU during the writes ${fmt(cpuCores, 2)} cores, of it in the kernel (system time) ${fmt(sysCores, 2)}; ` +
     `the writer ${fmt(perAgentCpu[writer]! * 100, 1)} % of a core, the others median ${fmt(median(perAgentCpu.filter((_, i) => i !== writer)) * 100, 1)} %`)
@@ -184,7 +128,7 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
   const allCpuS = sum(pids.map((p, i) => cpuSeconds(p) - cpu0[i]!)) - (idleCores ?? 0) * convergedAfterMs / 1000
   const cpuMsPerRecord = allCpuS * 1000 / count / agents.length
   log(`writer ${writer}: CPU per record per agent ${fmt(cpuMsPerRecord, 2)} ms (first write until all held, ${fmt(convergedAfterMs / 1000, 1)} s${idleCores === undefined ? ', idle not subtracted: no idle window' : `, minus the idle ${fmt(idleCores, 2)} cores`})`)
-  const after = await Promise.all(agents.map(async a => (await meshStatus(a)).syncRecordsIn))
+  const after = await Promise.all(agents.map(async a => (await agentStatus(a)).mesh.syncRecordsIn))
 
   const perRecord: number[] = []
   const perPair: number[] = []
@@ -205,7 +149,7 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
   // records-topic mesh size (a host outside every mesh gets records only by IHAVE/IWANT
   // gossip on the heartbeat, or by sync).
   const perAgent = await Promise.all(agents.map(async (a, i) => {
-    const s = await a.api.call<{ connections: number, mesh: { recordsMeshPeers?: number } }>('GET', '/v1/status')
+    const s = await agentStatus(a)
     const d = [...want.keys()].map(id => views[i]!.find(x => x.id === id)!.appliedAtMs! - want.get(id)!.appliedAtMs!)
     return { i, median: median(d), max: max(d), connections: s.connections, mesh: s.mesh.recordsMeshPeers ?? -1 }
   }))
@@ -285,8 +229,7 @@ async function main (): Promise<void> {
   const spacingMs = intFlag(values['spacing-ms'], 150, 'spacing-ms')
   const writerSpecs = String(values.writers ?? '0,last').split(',').filter(Boolean)
   const concurrency = Math.max(1, intFlag(values.concurrency, 6, 'concurrency'))
-  const extra = ((values as Record<string, unknown>)['agent-arg'] as string[] | undefined) ?? []
-  const args = ['--log-level', String(values['log-level'] ?? 'info'), ...extra]
+  const args = agentArgs(values)
 
   const idleSeconds = intFlag(values['idle-seconds'], 30, 'idle-seconds')
   const warmup = intFlag(values.warmup, 5, 'warmup')
@@ -332,7 +275,7 @@ async function main (): Promise<void> {
       ['N', 'idle window s', 'CPU/agent median %', 'CPU/agent max %', 'CPU all agents %', 'probes sent/s per agent', 'liveness news in/s per agent', 'suspicions', 'refuted', 'false alarms', 'connections median'],
       idles.map(r => {
         const w = r.idle!
-        return [r.n, fmt(w.seconds, 0), fmt(median(w.cpuPct), 2), fmt(max(w.cpuPct), 2), fmt(sum(w.cpuPct), 0), fmt(median(w.probesPerS), 2), fmt(median(w.newsInPerS), 3),
+        return [r.n, fmt(w.seconds, 0), fmt(median(w.cpuPct), 2), fmt(max(w.cpuPct), 2), fmt(sum(w.cpuPct), 0), fmt(median(w.probesOutPerS), 2), fmt(median(w.newsInPerS), 3),
           w.suspicions, w.refutations, w.falseAlarms, fmt(median(w.connections))]
       })))
     out.push('(idle window before the writes; false alarms = (agent, peer) pairs seen non-alive or changing state in the window, nobody being stopped)\n')
@@ -357,7 +300,4 @@ async function main (): Promise<void> {
   process.stdout.write(out.join('\n') + '\n')
 }
 
-main().catch(err => {
-  process.stderr.write(`convergence bench failed: ${(err as Error).stack ?? String(err)}\n`)
-  process.exitCode = 1
-})
+runMain('convergence', main)

@@ -16,7 +16,7 @@
 import { createCluster, waitFor, type Cluster } from '../test/utils/netns.js'
 import { startAgents, waitForPeers } from '../test/utils/agents.js'
 import { BUSYBOX, startDockerd, type TestDockerd } from '../test/utils/dockerd.js'
-import { commandLine, flags, fmt, intFlag, loadNote, log, machine, max, pct, requireRoot, table } from './lib.js'
+import { commandLine, flags, fmt, intFlag, loadNote, log, machine, max, pct, requireRoot, runMain, table } from './lib.js'
 
 const USAGE = `usage: node dist/bench/docker.js [options]
   --containers K    containers per series (default 20)
@@ -99,7 +99,4 @@ async function main (): Promise<void> {
   }
 }
 
-main().catch(err => {
-  process.stderr.write(`docker bench failed: ${(err as Error).stack ?? String(err)}\n`)
-  process.exitCode = 1
-})
+runMain('docker', main)

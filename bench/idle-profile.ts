@@ -14,9 +14,9 @@
 import { copyFileSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createCluster } from '../test/utils/netns.js'
-import { TestAgent, writeClusterKey } from '../test/utils/agents.js'
 import {
-  agentPid, commandLine, cpuSeconds, flags, fmt, intFlag, loadNote, log, machine, requireRoot, sleepMs, table, waitAllAlive
+  agentArgs, agentPid, commandLine, cpuSeconds, flags, fmt, intFlag, loadNote, log, machine, requireRoot, runMain, sleepMs, startAgentsBatched, table,
+  waitAllAlive
 } from './lib.js'
 
 const USAGE = `usage: node dist/bench/idle-profile.js [options]
@@ -117,22 +117,16 @@ async function main (): Promise<void> {
   const windowS = intFlag(values.seconds, 60, 'seconds', 1)
   const top = intFlag(values.top, 25, 'top', 1)
   const writes = intFlag(values['write-records'], 0, 'write-records')
-  const extra = ((values as Record<string, unknown>)['agent-arg'] as string[] | undefined) ?? []
-  const args = ['--log-level', 'info', ...extra]
+  const args = agentArgs(values)
   const loadBefore = loadNote()
 
   const cluster = await createCluster({ hosts: n, prefix: 'bprof' })
   try {
     const profDir = join(cluster.dir, 'cpuprof')
-    const keyFile = writeClusterKey(cluster)
-    const seed = `${cluster.hosts[0]!.ip}:7946`
-    const agents = cluster.hosts.map((h, i) => new TestAgent(cluster, h, {
-      keyFile, args, join: i === 0 ? [] : [seed],
-      env: i === profiled ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir} --cpu-prof-interval=500` } : undefined
-    }))
     log(`starting ${n} agents; host ${profiled} is profiled`)
-    await agents[0]!.start()
-    for (let i = 1; i < n; i += 5) await Promise.all(agents.slice(i, i + 5).map(async a => await a.start()))
+    const { agents } = await startAgentsBatched(cluster, args, 5, {
+      env: i => i === profiled ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir} --cpu-prof-interval=500` } : undefined
+    })
     await waitAllAlive(agents, 180_000)
     log(`all alive; settling ${settleS} s`)
     await sleepMs(settleS * 1000)
@@ -177,7 +171,4 @@ async function main (): Promise<void> {
   }
 }
 
-main().catch(err => {
-  process.stderr.write(`idle-profile bench failed: ${(err as Error).stack ?? String(err)}\n`)
-  process.exitCode = 1
-})
+runMain('idle-profile', main)

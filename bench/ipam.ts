@@ -15,7 +15,7 @@
  */
 import { createCluster } from '../test/utils/netns.js'
 import type { TestAgent } from '../test/utils/agents.js'
-import { commandLine, flags, fmt, intFlag, intList, loadNote, log, machine, max, median, pct, requireRoot, startAgentsBatched, table, waitAllAlive } from './lib.js'
+import { commandLine, flags, fmt, intFlag, intList, loadNote, log, machine, max, median, pct, requireRoot, runMain, startAgentsBatched, table, waitAllAlive } from './lib.js'
 
 const USAGE = `usage: node dist/bench/ipam.js [N ...] [options]
   N                 cluster sizes (default 10)
@@ -116,7 +116,4 @@ async function main (): Promise<void> {
   process.stdout.write(out.join('\n') + '\n')
 }
 
-main().catch(err => {
-  process.stderr.write(`ipam bench failed: ${(err as Error).stack ?? String(err)}\n`)
-  process.exitCode = 1
-})
+runMain('ipam', main)

@@ -1,7 +1,8 @@
 /**
  * Shared pieces of the benches: flags, percentiles, /proc sampling, per-host byte
  * counters, a batched agent start (30 node processes at once on 2 cores would trip the
- * per-agent API timeout), and the machine description printed with every result.
+ * per-agent API timeout), the idle window (what a quiet cluster costs per agent), and the
+ * machine description printed with every result.
  *
  * Everything a bench makes goes through test/utils/netns.ts, which names it with a
  * unique prefix, tracks it, and removes it in cluster.destroy() or, on Ctrl-C / SIGTERM /
@@ -60,6 +61,13 @@ export function intFlag (v: string | boolean | undefined, def: number, name: str
     usageError(`--${name}: expected ${want}, got ${String(v)}`)
   }
   return n
+}
+
+/** The agent command line of a bench: --log-level (flag `log-level`, default info) and any
+ * repeated `agent-arg` flags. */
+export function agentArgs (values: Record<string, unknown>): string[] {
+  const extra = (values['agent-arg'] as string[] | undefined) ?? []
+  return ['--log-level', String(values['log-level'] ?? 'info'), ...extra]
 }
 
 export function intList (v: readonly string[] | string | undefined, def: number[], name: string): number[] {
@@ -130,12 +138,13 @@ const CLK_TCK = (() => {
   try { return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100 } catch { return 100 }
 })()
 
-/** utime + stime of a process, in seconds. */
-export function cpuSeconds (pid: number): number {
+/** utime + stime of a process, in seconds; with `system`, stime alone (kernel time:
+ * syscalls, netlink, socket work). */
+export function cpuSeconds (pid: number, { system = false } = {}): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // Fields after the ")" that closes comm: state is field 3, utime 14, stime 15.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK
+  return ((system ? 0 : Number(rest[11])) + Number(rest[12])) / CLK_TCK
 }
 
 export const MiB = 1024 * 1024
@@ -163,12 +172,14 @@ export interface StartedAgents {
 /**
  * Like startAgents() in test/utils/agents.ts (every host joins through host 0), but
  * starts at most `concurrency` agents at a time so a 2-core machine is not asked to boot
- * 30 node processes inside one 30 s API timeout.
+ * 30 node processes inside one 30 s API timeout. `env(i)`: extra environment for host i's
+ * agent (e.g. NODE_OPTIONS for one profiled agent).
  */
-export async function startAgentsBatched (cluster: Cluster, args: string[], concurrency = 6): Promise<StartedAgents> {
+export async function startAgentsBatched (cluster: Cluster, args: string[], concurrency = 6,
+  { env }: { env?: (index: number) => Record<string, string> | undefined } = {}): Promise<StartedAgents> {
   const keyFile = writeClusterKey(cluster)
   const seed = `${cluster.hosts[0]!.ip}:7946`
-  const agents = cluster.hosts.map((h, i) => new TestAgent(cluster, h, { keyFile, args, join: i === 0 ? [] : [seed] }))
+  const agents = cluster.hosts.map((h, i) => new TestAgent(cluster, h, { keyFile, args, join: i === 0 ? [] : [seed], env: env?.(i) }))
   const t0 = Date.now()
   await agents[0]!.start()
   let next = 1
@@ -196,11 +207,10 @@ export async function waitAllAlive (agents: TestAgent[], timeoutMs: number): Pro
 
 export interface PeerRow { id: string, address: string, state: string, self: boolean, stateSinceMs: number | null }
 
-export interface MeshStatus { gossipAccepted: number, syncRounds: number, syncBytes: number, syncRecordsIn: number, livenessNewsOut: number }
-
-export async function meshStatus (a: TestAgent): Promise<MeshStatus> {
-  const s = await a.api.call<{ mesh: MeshStatus }>('GET', '/v1/status')
-  return s.mesh
+export interface MeshStatus {
+  gossipAccepted: number, syncRounds: number, syncBytes: number, syncRecordsIn: number, livenessNewsOut: number,
+  /** peers in the agent's gossipsub mesh for the records topic */
+  recordsMeshPeers?: number
 }
 
 export interface LivenessStatus {
@@ -208,9 +218,117 @@ export interface LivenessStatus {
   suspicionsRaised: number, suspicionsHeard: number, refutations: number, newsIn: number
 }
 
-export async function livenessStatus (a: TestAgent): Promise<LivenessStatus> {
-  const s = await a.api.call<{ liveness: LivenessStatus }>('GET', '/v1/status')
-  return s.liveness
+/** The parts of GET /v1/status the benches read. */
+export interface AgentStatus { connections: number, mesh: MeshStatus, liveness: LivenessStatus }
+
+export async function agentStatus (a: TestAgent): Promise<AgentStatus> {
+  return await a.api.call<AgentStatus>('GET', '/v1/status')
+}
+
+export interface RecordRow { id: string, writer: string, lamport: string, appliedAtMs: number | null }
+
+export async function records (a: TestAgent): Promise<RecordRow[]> {
+  return await a.api.call<RecordRow[]>('GET', '/v1/records')
+}
+
+// ---- idle window -------------------------------------------------------------------------
+
+/** One agent's counters at one moment; a window is the difference of two. */
+interface AgentSample { cpuS: number, probesOut: number, probesIn: number, newsIn: number, newsOut: number, suspicions: number, refutations: number, link: LinkCounters }
+
+async function sampleAgents (agents: TestAgent[], pids: number[]): Promise<AgentSample[]> {
+  const status = await Promise.all(agents.map(agentStatus))
+  return agents.map((a, i) => {
+    const { liveness: l, mesh: m } = status[i]!
+    return {
+      cpuS: cpuSeconds(pids[i]!),
+      probesOut: l.probesSent + l.indirectProbes,
+      probesIn: l.probesAnswered,
+      newsIn: l.newsIn,
+      newsOut: m.livenessNewsOut,
+      suspicions: l.suspicionsRaised,
+      refutations: l.refutations,
+      link: linkCounters(a.host)
+    }
+  })
+}
+
+/** What a quiet cluster cost, per agent (index = agent) unless summed. */
+export interface IdleWindow {
+  /** wall-clock start and end of the window (ms since the epoch) */
+  t0: number
+  t1: number
+  seconds: number
+  cpuPct: number[]
+  rssPeakMiB: number[]
+  /** probes sent, direct + indirect */
+  probesOutPerS: number[]
+  probesInPerS: number[]
+  newsInPerS: number[]
+  newsOutPerS: number[]
+  /** summed over agents */
+  suspicions: number
+  refutations: number
+  rxBps: number[]
+  txBps: number[]
+  rxPps: number[]
+  txPps: number[]
+  /** (agent, peer) pairs whose /v1/peers row is non-alive or changed state in the window:
+   * nobody was stopped, so each is a false alarm */
+  falseAlarms: number
+  /** open connections at the end */
+  connections: number[]
+}
+
+/** Leaves the agents alone for `seconds` (RSS read every 5 s for its peak) and reports
+ * what the window cost each of them. */
+export async function idleWindow (agents: TestAgent[], seconds: number): Promise<IdleWindow> {
+  const pids = agents.map(agentPid)
+  const ids = new Set(agents.map(a => a.peerId))
+  const t0 = Date.now()
+  const before = await sampleAgents(agents, pids)
+  const rssPeak = agents.map(() => 0)
+  const readRss = (): void => { pids.forEach((pid, i) => { rssPeak[i] = Math.max(rssPeak[i]!, rssBytes(pid)) }) }
+  const end = t0 + seconds * 1000
+  while (Date.now() < end) {
+    readRss()
+    await sleepMs(Math.min(5000, Math.max(0, end - Date.now())))
+  }
+  const after = await sampleAgents(agents, pids)
+  const t1 = Date.now()
+  const s = (t1 - t0) / 1000
+  readRss()
+
+  let falseAlarms = 0
+  const connections: number[] = []
+  for (const a of agents) {
+    for (const p of await a.api.call<PeerRow[]>('GET', '/v1/peers')) {
+      if (p.self || !ids.has(p.id)) continue
+      if (p.state !== 'alive' || (p.stateSinceMs !== null && p.stateSinceMs >= t0)) falseAlarms++
+    }
+    connections.push((await agentStatus(a)).connections)
+  }
+  const perS = (f: (x: AgentSample) => number): number[] => after.map((x, i) => (f(x) - f(before[i]!)) / s)
+  const total = (f: (x: AgentSample) => number): number => after.reduce((c, x, i) => c + f(x) - f(before[i]!), 0)
+  return {
+    t0,
+    t1,
+    seconds: s,
+    cpuPct: perS(x => x.cpuS).map(c => c * 100),
+    rssPeakMiB: rssPeak.map(b => b / MiB),
+    probesOutPerS: perS(x => x.probesOut),
+    probesInPerS: perS(x => x.probesIn),
+    newsInPerS: perS(x => x.newsIn),
+    newsOutPerS: perS(x => x.newsOut),
+    suspicions: total(x => x.suspicions),
+    refutations: total(x => x.refutations),
+    rxBps: perS(x => x.link.rxBytes),
+    txBps: perS(x => x.link.txBytes),
+    rxPps: perS(x => x.link.rxPackets),
+    txPps: perS(x => x.link.txPackets),
+    falseAlarms,
+    connections
+  }
 }
 
 // ---- context -----------------------------------------------------------------------------
@@ -234,6 +352,14 @@ export function commandLine (script: string): string {
 
 export function log (msg: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${msg}\n`)
+}
+
+/** Runs a bench's main: a failure prints its stack and sets exit code 1. */
+export function runMain (name: string, main: () => Promise<void>): void {
+  main().catch(err => {
+    process.stderr.write(`${name} bench failed: ${(err as Error).stack ?? String(err)}\n`)
+    process.exitCode = 1
+  })
 }
 
 export async function sleepMs (ms: number): Promise<void> {

@@ -19,9 +19,8 @@ import { DEFAULT_PROBE_INTERVAL_MS, DEFAULT_DEAD_AFTER_MS } from '@meshplane/age
 import { createCluster, type Cluster } from '../test/utils/netns.js'
 import type { TestAgent } from '../test/utils/agents.js'
 import {
-  agentPid, commandLine, cpuSeconds, flags, fmt, intFlag, intList, linkCounters, livenessStatus, loadNote, log, machine, max, median,
-  meshStatus, MiB, pct, requireRoot, rssBytes, sleepMs, startAgentsBatched, table, waitAllAlive, type LinkCounters,
-  type PeerRow
+  agentArgs, commandLine, flags, fmt, idleWindow, intFlag, intList, loadNote, log, machine, max, median, pct, requireRoot, runMain, sleepMs,
+  startAgentsBatched, table, waitAllAlive, type IdleWindow, type PeerRow
 } from './lib.js'
 
 const USAGE = `usage: node dist/bench/liveness.js [options]
@@ -105,44 +104,13 @@ async function detection (n: number, kills: number, victimIndex: number, opts: O
 
 // ---- (b) idle cost -----------------------------------------------------------------------
 
-interface HostSample { cpuS: number, probesOut: number, probesIn: number, newsIn: number, newsOut: number, suspicions: number, refutations: number, link: LinkCounters }
-
-interface IdleResult {
+/** An idle window at one size and probe interval; `falseAlarms` are by /v1/peers. */
+interface IdleResult extends IdleWindow {
   n: number
   intervalMs: number
   deadAfterMs: number
-  windowS: number
   startMs: number
-  cpuPct: number[]
-  rssMiB: number[]
-  probesOutPerS: number[]
-  probesInPerS: number[]
-  newsInPerS: number[]
-  newsOutPerS: number[]
-  suspicions: number
-  refutations: number
-  rxBps: number[]
-  txBps: number[]
-  rxPps: number[]
-  txPps: number[]
-  alarmsByPeers: number
   alarmsByLog: number
-  connections: number[]
-}
-
-async function sample (agents: TestAgent[], pids: number[]): Promise<HostSample[]> {
-  const mesh = await Promise.all(agents.map(meshStatus))
-  const live = await Promise.all(agents.map(livenessStatus))
-  return agents.map((a, i) => ({
-    cpuS: cpuSeconds(pids[i]!),
-    probesOut: live[i]!.probesSent + live[i]!.indirectProbes,
-    probesIn: live[i]!.probesAnswered,
-    newsIn: live[i]!.newsIn,
-    newsOut: mesh[i]!.livenessNewsOut,
-    suspicions: live[i]!.suspicionsRaised,
-    refutations: live[i]!.refutations,
-    link: linkCounters(a.host)
-  }))
 }
 
 interface StateChange { time: number, peer: string, from?: string, to: string }
@@ -171,62 +139,17 @@ async function idle (n: number, windowS: number, settleS: number, opts: Opts): P
   try {
     log(`idle: all ${n} alive after ${startMs} ms; settling ${settleS} s`)
     await sleepMs(settleS * 1000)
-    const pids = agents.map(agentPid)
-    const ids = new Set(agents.map(a => a.peerId))
-    const t0 = Date.now()
-    const before = await sample(agents, pids)
-    const rssPeak = agents.map(() => 0)
     log(`idle: window of ${windowS} s starts`)
-    const end = t0 + windowS * 1000
-    while (Date.now() < end) {
-      pids.forEach((pid, i) => { rssPeak[i] = Math.max(rssPeak[i]!, rssBytes(pid)) })
-      await sleepMs(Math.min(5000, Math.max(0, end - Date.now())))
-    }
-    const after = await sample(agents, pids)
-    const t1 = Date.now()
-    const s = (t1 - t0) / 1000
-    pids.forEach((pid, i) => { rssPeak[i] = Math.max(rssPeak[i]!, rssBytes(pid)) })
-
-    let alarmsByPeers = 0
-    const connections: number[] = []
-    for (const a of agents) {
-      const peers = await a.api.call<PeerRow[]>('GET', '/v1/peers')
-      for (const p of peers) {
-        if (p.self || !ids.has(p.id)) continue
-        const changed = p.stateSinceMs !== null && p.stateSinceMs >= t0
-        if (p.state !== 'alive' || changed) alarmsByPeers++
-      }
-      connections.push((await a.api.call<{ connections: number }>('GET', '/v1/status')).connections)
-    }
+    const w = await idleWindow(agents, windowS)
+    const { t0, t1 } = w
     const alarmsByLog = agents.reduce((c, a) => c + alarmsInLog(a, t0, t1), 0)
-    log(`idle: window over; false alarms: ${alarmsByPeers} (peer views), ${alarmsByLog} (logs)`)
+    log(`idle: window over; false alarms: ${w.falseAlarms} (peer views), ${alarmsByLog} (logs)`)
     // Every state change in the window, to alive included (a first sight, a return), so
     // that an alarm can be told apart from a host learnt late.
     for (const [i, a] of agents.entries()) {
       for (const e of stateChangesInLog(a, t0, t1)) log(`idle: host ${i} saw ${e.peer} ${e.from ?? '(unknown)'} → ${e.to} at +${((e.time - t0) / 1000).toFixed(1)} s`)
     }
-    return {
-      n,
-      intervalMs: opts.intervalMs,
-      deadAfterMs: opts.deadAfterMs,
-      windowS: s,
-      startMs,
-      cpuPct: after.map((x, i) => (x.cpuS - before[i]!.cpuS) / s * 100),
-      rssMiB: rssPeak.map(b => b / MiB),
-      probesOutPerS: after.map((x, i) => (x.probesOut - before[i]!.probesOut) / s),
-      probesInPerS: after.map((x, i) => (x.probesIn - before[i]!.probesIn) / s),
-      newsInPerS: after.map((x, i) => (x.newsIn - before[i]!.newsIn) / s),
-      newsOutPerS: after.map((x, i) => (x.newsOut - before[i]!.newsOut) / s),
-      suspicions: after.reduce((c, x, i) => c + x.suspicions - before[i]!.suspicions, 0),
-      refutations: after.reduce((c, x, i) => c + x.refutations - before[i]!.refutations, 0),
-      rxBps: after.map((x, i) => (x.link.rxBytes - before[i]!.link.rxBytes) / s),
-      txBps: after.map((x, i) => (x.link.txBytes - before[i]!.link.txBytes) / s),
-      rxPps: after.map((x, i) => (x.link.rxPackets - before[i]!.link.rxPackets) / s),
-      txPps: after.map((x, i) => (x.link.txPackets - before[i]!.link.txPackets) / s),
-      alarmsByPeers,
-      alarmsByLog,
-      connections
-    }
+    return { ...w, n, intervalMs: opts.intervalMs, deadAfterMs: opts.deadAfterMs, startMs, alarmsByLog }
   } finally {
     await cluster.destroy()
   }
@@ -291,7 +214,7 @@ async function main (): Promise<void> {
   const settleSeconds = intFlag(values['settle-seconds'], 15, 'settle-seconds')
   const intervalMs = intFlag(values['probe-interval-ms'], DEFAULT_PROBE_INTERVAL_MS, 'probe-interval-ms')
   const deadAfterMs = intFlag(values['dead-after-ms'], DEFAULT_DEAD_AFTER_MS, 'dead-after-ms')
-  const args = ['--log-level', String(values['log-level'] ?? 'info')]
+  const args = agentArgs(values)
   if (values['probe-interval-ms'] !== undefined) args.push('--probe-interval-ms', String(intervalMs))
   if (values['dead-after-ms'] !== undefined) args.push('--dead-after-ms', String(deadAfterMs))
   const opts: Opts = { args, intervalMs, deadAfterMs, concurrency: Math.max(1, intFlag(values.concurrency, 6, 'concurrency')) }
@@ -332,11 +255,11 @@ async function main (): Promise<void> {
 
   for (const r of idles) {
     const others = (v: number[]): number[] => v.slice(1)
-    out.push(`(b) Idle cost: ${r.n} hosts, probe ${r.intervalMs} ms / dead-after ${r.deadAfterMs} ms, ${fmt(r.windowS, 0)} s window after ${settleSeconds} s of settling (cluster start took ${fmt(r.startMs / 1000, 1)} s)`)
+    out.push(`(b) Idle cost: ${r.n} hosts, probe ${r.intervalMs} ms / dead-after ${r.deadAfterMs} ms, ${fmt(r.seconds, 0)} s window after ${settleSeconds} s of settling (cluster start took ${fmt(r.startMs / 1000, 1)} s)`)
     out.push(`per host; "others" = hosts 1..${r.n - 1}; host 0 is the seed every host joined through (${r.connections[0]} connections, the others median ${median(others(r.connections))})\n`)
     out.push(table(['metric', 'others median', 'others max', 'host 0 (seed)'], [
       ['CPU, % of one core', fmt(median(others(r.cpuPct)), 2), fmt(max(others(r.cpuPct)), 2), fmt(r.cpuPct[0]!, 2)],
-      ['RSS peak, MiB', fmt(median(others(r.rssMiB))), fmt(max(others(r.rssMiB))), fmt(r.rssMiB[0]!)],
+      ['RSS peak, MiB', fmt(median(others(r.rssPeakMiB))), fmt(max(others(r.rssPeakMiB))), fmt(r.rssPeakMiB[0]!)],
       [`probes sent /s, direct + indirect (expected ${fmt(1000 / r.intervalMs, 1)})`, fmt(median(others(r.probesOutPerS)), 2), fmt(max(others(r.probesOutPerS)), 2), fmt(r.probesOutPerS[0]!, 2)],
       ['probes answered /s', fmt(median(others(r.probesInPerS)), 2), fmt(max(others(r.probesInPerS)), 2), fmt(r.probesInPerS[0]!, 2)],
       ['liveness news in /s (gossip)', fmt(median(others(r.newsInPerS)), 3), fmt(max(others(r.newsInPerS)), 3), fmt(r.newsInPerS[0]!, 3)],
@@ -347,7 +270,7 @@ async function main (): Promise<void> {
       ['underlay tx, packets/s', fmt(median(others(r.txPps))), fmt(max(others(r.txPps))), fmt(r.txPps[0]!)]
     ]))
     out.push(`CPU summed over all ${r.n} agents: ${fmt(r.cpuPct.reduce((a, b) => a + b, 0), 0)} % of one core (this machine has ${cpus().length} cores)${saturated(r) ? ' -- SATURATED: the agents alone use most of the machine, not used for the per-probe figures' : ''}`)
-    out.push(`false alarms in the window (a peer seen non-alive or changing state): ${r.alarmsByPeers} by /v1/peers, ${r.alarmsByLog} by agent logs; suspicions raised ${r.suspicions}, refuted ${r.refutations} (a refuted suspicion is not an alarm)\n`)
+    out.push(`false alarms in the window (a peer seen non-alive or changing state): ${r.falseAlarms} by /v1/peers, ${r.alarmsByLog} by agent logs; suspicions raised ${r.suspicions}, refuted ${r.refutations} (a refuted suspicion is not an alarm)\n`)
   }
 
   // ---- what liveness costs at 1,000 hosts ----
@@ -375,13 +298,10 @@ async function main (): Promise<void> {
     // False suspicions at the configured (default) interval only: a stress run at a short
     // interval on a busy machine suspects far more often and says nothing about the default.
     const atDefault = usable.filter(r => r.intervalMs === intervalMs)
-    const suspRate = atDefault.length === 0 ? NaN : atDefault.reduce((c, r) => c + r.suspicions / r.windowS / r.n, 0) / atDefault.length
+    const suspRate = atDefault.length === 0 ? NaN : atDefault.reduce((c, r) => c + r.suspicions / r.seconds / r.n, 0) / atDefault.length
     out.push(`What does grow with N is news: every suspicion (and its refutation) and every death or leave reaches every host once. Measured false-suspicion rate at ${intervalMs} ms: ${fmt(suspRate, 5)} per host per s; at 1,000 hosts each host would receive ≈ ${fmt(suspRate * 1000 * 2, 2)} news/s from false suspicions (suspicion + refutation), plus 1–2 per real failure or restart anywhere in the cluster.`)
   }
   process.stdout.write(out.join('\n') + '\n')
 }
 
-main().catch(err => {
-  process.stderr.write(`liveness bench failed: ${(err as Error).stack ?? String(err)}\n`)
-  process.exitCode = 1
-})
+runMain('liveness', main)

@@ -27,7 +27,7 @@ import { writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { createCluster, type Cluster, type Host } from '../test/utils/netns.js'
-import { commandLine, flags, fmt, intFlag, loadNote, log, machine, median, NODE, requireRoot, table } from './lib.js'
+import { commandLine, flags, fmt, intFlag, loadNote, log, machine, median, NODE, requireRoot, runMain, table } from './lib.js'
 
 const SELF = fileURLToPath(import.meta.url)
 const VNI = 42
@@ -312,8 +312,5 @@ async function main (): Promise<void> {
   if (!allOk) process.exitCode = 1
 }
 
-main().catch(err => {
-  process.stderr.write(`program-rate bench failed: ${(err as Error).stack ?? String(err)}\n`)
-  process.exitCode = 1
-})
+runMain('program-rate', main)
 

@@ -26,7 +26,7 @@ import { macFromIp } from '@meshplane/agent/net/addr.js'
 import { bridgeName, vethName, vxlanName } from '@meshplane/agent/dataplane/names.js'
 import { startAgents, waitForPeers, type TestAgent } from '../test/utils/agents.js'
 import { createCluster, waitFor, type Cluster, type Container, type Host, type Target } from '../test/utils/netns.js'
-import { commandLine, flags, fmt, intFlag, loadNote, log, machine, median, requireRoot, table } from './lib.js'
+import { commandLine, flags, fmt, intFlag, loadNote, log, machine, median, requireRoot, runMain, table } from './lib.js'
 
 const USAGE = `usage: node dist/bench/throughput.js [options]
   --seconds S     iperf3 duration per run (default 10)
@@ -257,7 +257,4 @@ async function main (): Promise<void> {
   }
 }
 
-main().catch(err => {
-  process.stderr.write(`throughput bench failed: ${(err as Error).stack ?? String(err)}\n`)
-  process.exitCode = 1
-})
+runMain('throughput', main)
