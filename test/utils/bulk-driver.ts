@@ -14,11 +14,12 @@
  * the netlink event path can repair what the test deletes, until SIGTERM.
  */
 import { execFileSync } from 'node:child_process'
-import { pino } from 'pino'
+import type { pino } from 'pino'
 import { NetlinkKernel, createDataplane, createRequestWindow } from '@meshplane/agent/dataplane/index.js'
 import type { DataplaneHost, KernelOp } from '@meshplane/agent/dataplane/index.js'
 import { macFromIp } from '@meshplane/agent/net/addr.js'
 import { toEndpointBody, toNetworkBody } from './dataplane-bodies.js'
+import { driverConfig, driverLogger, emit, exitAfter, runDriver } from './driver-io.js'
 
 export interface BulkConfig {
   underlayIp: string
@@ -31,10 +32,6 @@ export interface BulkConfig {
 }
 
 const RESYNC_MS = 600_000
-
-function emit (event: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(event)}\n`)
-}
 
 async function failuresInBatches (config: BulkConfig, logger: pino.Logger): Promise<Record<string, unknown>> {
   const kernel = new NetlinkKernel({ logger })
@@ -72,16 +69,12 @@ async function failuresInBatches (config: BulkConfig, logger: pino.Logger): Prom
 }
 
 async function main (): Promise<void> {
-  const raw = process.argv[2]
-  if (raw === undefined) throw new Error('usage: bulk-driver.js <json>')
-  const config = JSON.parse(raw) as BulkConfig
-  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2))
+  const config = driverConfig<BulkConfig>('bulk-driver.js')
+  const logger = driverLogger()
   const batches = await failuresInBatches(config, logger)
 
   const dataplane = createDataplane({ logger }, { resyncIntervalMs: RESYNC_MS })
-  process.on('SIGTERM', () => {
-    dataplane.stop().then(() => { process.exit(0) }, () => { process.exit(1) })
-  })
+  process.on('SIGTERM', () => { exitAfter(dataplane.stop()) })
   const network = toNetworkBody({ name: 'bulk', vni: config.vni, subnet: '10.245.0.0/16', gateway: '10.245.0.1', mtu: 0 })
   const hosts = new Map<string, DataplaneHost>([['self', { underlayIp: config.underlayIp, vxlanPort: 4789 }]])
   for (let v = 0; v < config.vteps; v++) hosts.set(`remote-${v}`, { underlayIp: `${config.underlayBase}.${100 + v}`, vxlanPort: 4789 })
@@ -98,7 +91,4 @@ async function main (): Promise<void> {
   emit({ event: 'ready', batches, first: summary(first), second: summary(second) })
 }
 
-main().catch(err => {
-  process.stderr.write(`bulk driver failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-  process.exit(1)
-})
+runDriver('bulk driver', main)

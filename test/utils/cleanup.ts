@@ -15,6 +15,21 @@ const dirs = new Set<string>();
 const exitHooks = new Set<() => void>();
 let installed = false;
 
+/** Signals a process group, falling back to the single pid. Returns false if neither existed. */
+export function signalGroup(pid: number, signal: NodeJS.Signals | number): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    try {
+      process.kill(pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
 export function trackPid(pid: number): void {
   pids.add(pid);
   install();
@@ -54,17 +69,7 @@ export function emergencyCleanup(): void {
     }
   }
   exitHooks.clear();
-  for (const pid of pids) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-  }
+  for (const pid of pids) signalGroup(pid, 'SIGKILL');
   pids.clear();
   // Newest first: containers and hosts before the underlay they hang off.
   for (const name of [...namespaces.keys()].reverse()) {

@@ -11,7 +11,6 @@
  * the dataplane and exits. Logs (pino) go to stderr.
  */
 import { createInterface } from 'node:readline'
-import { pino } from 'pino'
 import { createDataplane } from '@meshplane/agent/dataplane/index.js'
 import type {
   AttachOptions,
@@ -29,6 +28,7 @@ import type {
 import type { NetworkBody } from '@meshplane/agent/state/types.js'
 import { toEndpointBody, toNetworkBody } from './dataplane-bodies.js'
 import type { DriverEndpoint, DriverNetwork } from './dataplane-bodies.js'
+import { driverLogger, emit, exitAfter } from './driver-io.js'
 
 export type { DriverEndpoint, DriverNetwork } from './dataplane-bodies.js'
 
@@ -75,7 +75,7 @@ export interface ControlRequest {
 
 export type ControlReply = { id: number, ok: true, result: unknown } | { id: number, ok: false, error: string }
 
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2))
+const logger = driverLogger()
 let dataplane: Dataplane | undefined
 let networks: NetworkBody[] = []
 
@@ -131,18 +131,14 @@ async function run (cmd: keyof ControlCommands, args: unknown): Promise<unknown>
 }
 
 function reply (message: ControlReply): void {
-  process.stdout.write(`${JSON.stringify(message)}\n`)
+  emit(message)
 }
 
 let exiting = false
 function exit (): void {
   if (exiting) return
   exiting = true
-  const stopping = dataplane?.stop() ?? Promise.resolve()
-  stopping.then(() => { process.exit(0) }, err => {
-    process.stderr.write(`stop failed: ${String(err)}\n`)
-    process.exit(1)
-  })
+  exitAfter(dataplane?.stop() ?? Promise.resolve())
 }
 
 process.on('SIGTERM', exit)

@@ -7,11 +7,11 @@
  * SIGTERM, when it stops the dataplane and prints {"event":"stopped"}.
  * Logs (pino) go to stderr.
  */
-import { pino } from 'pino'
 import { createDataplane } from '@meshplane/agent/dataplane/index.js'
 import type { AttachOptions, DataplaneInput } from '@meshplane/agent/dataplane/index.js'
 import { toEndpointBody, toNetworkBody } from './dataplane-bodies.js'
 import type { DriverEndpoint, DriverNetwork } from './dataplane-bodies.js'
+import { driverConfig, driverLogger, emit, exitAfter, runDriver } from './driver-io.js'
 
 export type { DriverEndpoint, DriverNetwork } from './dataplane-bodies.js'
 
@@ -24,28 +24,16 @@ export interface DriverConfig {
   resyncIntervalMs: number
 }
 
-function emit (event: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(event)}\n`)
-}
-
 async function main (): Promise<void> {
-  const raw = process.argv[2]
-  if (raw === undefined) throw new Error('usage: dataplane-driver.js <json>')
-  const config = JSON.parse(raw) as DriverConfig
-  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { agent: config.self.peerId } }, pino.destination(2))
+  const config = driverConfig<DriverConfig>('dataplane-driver.js')
+  const logger = driverLogger({ agent: config.self.peerId })
   const dataplane = createDataplane({ logger }, { resyncIntervalMs: config.resyncIntervalMs })
 
   let stopping = false
   process.on('SIGTERM', () => {
     if (stopping) return
     stopping = true
-    dataplane.stop().then(() => {
-      emit({ event: 'stopped' })
-      process.exit(0)
-    }, err => {
-      process.stderr.write(`stop failed: ${String(err)}\n`)
-      process.exit(1)
-    })
+    exitAfter(dataplane.stop().then(() => { emit({ event: 'stopped' }) }))
   })
 
   const networks = config.networks.map(toNetworkBody)
@@ -66,7 +54,4 @@ async function main (): Promise<void> {
   emit({ event: 'ready', first, attach, status: dataplane.status() })
 }
 
-main().catch(err => {
-  process.stderr.write(`driver failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-  process.exit(1)
-})
+runDriver('driver', main)

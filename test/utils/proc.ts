@@ -6,7 +6,7 @@
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { trackPid, untrackPid } from './cleanup.js';
+import { signalGroup, trackPid, untrackPid } from './cleanup.js';
 
 export interface ExecOptions {
   /** Written to the command's stdin (stdin is closed after). */
@@ -109,21 +109,6 @@ function mergeEnv(env: Record<string, string | undefined> | undefined): NodeJS.P
 function signalNumber(signal: NodeJS.Signals | null): number {
   if (!signal) return 0;
   return (osConstants.signals as Record<string, number>)[signal] ?? 0;
-}
-
-/** Signals a process group, falling back to the single pid. Returns false if neither existed. */
-export function signalGroup(pid: number, signal: NodeJS.Signals | number): boolean {
-  try {
-    process.kill(-pid, signal);
-    return true;
-  } catch {
-    try {
-      process.kill(pid, signal);
-      return true;
-    } catch {
-      return false;
-    }
-  }
 }
 
 /**
