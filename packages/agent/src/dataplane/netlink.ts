@@ -493,7 +493,7 @@ export class NetlinkKernel {
     switch (op.kind) {
       case 'link.ensureBridge':
         await this.ensureBridge(op.name, op.mtu, op.recreate)
-        break
+        return
       case 'link.forwardingOff':
         await this.disableForwarding(op.name)
         return
