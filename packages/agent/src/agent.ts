@@ -24,7 +24,7 @@ import type { AgentView, AttachRequest, DetachRequest } from './api/view.js'
 import type { AgentConfig } from './config.js'
 import { loadOrCreateIdentity, readClusterKey } from './identity.js'
 import { AGENT_VERSION } from './version.js'
-import { MeshplaneError } from './errors.js'
+import { MeshplaneError, isMeshplaneError } from './errors.js'
 import { createMetrics, type AgentMetrics } from './metrics/index.js'
 import type { RecentLogError } from './log/index.js'
 
@@ -251,7 +251,13 @@ export class Agent implements AgentView {
   async #createNetwork (req: CreateNetworkRequest): Promise<NetworkBody> {
     return await this.#state.together(async () => {
       const n = await this.#networksControl.create(req)
-      await this.#ipam.onNetworkCreated(n.name)
+      try {
+        await this.#ipam.onNetworkCreated(n.name)
+      } catch (err) {
+        // The network record is written and announced; the IPAM retries the seed.
+        const code = isMeshplaneError(err) ? err.code : 'E_INTERNAL'
+        throw new MeshplaneError(code, `network ${n.name} was created, but its address range could not be stored yet (retried in the background): ${(err as Error).message}`, { cause: err })
+      }
       return n
     })
   }

@@ -43,3 +43,9 @@ export const PROBE_SILENT_HOLDERS = 3
  * range in the background, so callers rarely wait for the ~0.2 s round trip of a refill
  * (a quarter of DEFAULT_REQUEST_SIZE: a burst of 16 endpoints fits in the remainder). */
 export const PREFETCH_LOW_WATER = 16
+
+/** A network reconcile that failed (a full disk: the ranges record cannot be written) is
+ * retried from 1 s, backing off to 30 s; without it a network this host created would
+ * stay unseeded (nobody could allocate) until the agent restarts. */
+export const RECONCILE_RETRY_MIN_MS = 1_000
+export const RECONCILE_RETRY_MAX_MS = 30_000

@@ -26,7 +26,8 @@ import { computeOwnership, excludedSpans, lineageOf, ownerOf, subnetSpan, type O
 import { Serial } from '../state/serial.js'
 import {
   ALLOCATION_PREFIX, DEFAULT_ALLOCATE_TIMEOUT_MS, DEFAULT_REQUEST_SIZE, DEFAULT_REQUEST_TIMEOUT_MS,
-  DEFAULT_RMPEER_SAFETY_MS, FREE_HINT_DRIFT, FREE_HINT_MIN_DRIFT, MAX_GRANT_SIZE, PREFETCH_LOW_WATER, PROBE_SILENT_HOLDERS
+  DEFAULT_RMPEER_SAFETY_MS, FREE_HINT_DRIFT, FREE_HINT_MIN_DRIFT, MAX_GRANT_SIZE, PREFETCH_LOW_WATER, PROBE_SILENT_HOLDERS,
+  RECONCILE_RETRY_MAX_MS, RECONCILE_RETRY_MIN_MS
 } from './constants.js'
 
 export interface RequestRangeOptions {
@@ -167,6 +168,8 @@ export class Ipam {
   readonly #waiting = new Map<string, number>()
   readonly #acquiring = new Map<string, Promise<void>>()
   readonly #reconcileQueued = new Set<string>()
+  /** Networks whose last reconcile failed: the next retry's delay. */
+  readonly #reconcileRetryMs = new Map<string, number>()
   readonly #changeWaiters = new Map<string, Set<() => void>>()
   readonly #cursor = new Map<string, number>()
   #started = false
@@ -219,7 +222,12 @@ export class Ipam {
   /** The creator of a network seeds it: its ranges record lists the whole subnet. Safe to
    * call again (and done by `start` and on the network record's arrival too). */
   async onNetworkCreated (network: string): Promise<void> {
-    await this.#run(network, async () => { await this.#reconcileLocked(network) })
+    try {
+      await this.#run(network, async () => { await this.#reconcileLocked(network) })
+    } catch (err) {
+      this.#retryReconcile(network, err)
+      throw err
+    }
   }
 
   /** A new address for `endpointId`, persisted before it is returned. Local when this host
@@ -580,7 +588,15 @@ export class Ipam {
       this.#reconcileQueued.delete(network)
       if (!this.#started) return
       await this.#reconcileLocked(network)
-    }).catch(err => { this.#log.error({ err, network }, 'ipam reconcile failed') })
+      this.#reconcileRetryMs.delete(network)
+    }).catch(err => { this.#retryReconcile(network, err) })
+  }
+
+  #retryReconcile (network: string, err: unknown): void {
+    const delay = Math.min(Math.max((this.#reconcileRetryMs.get(network) ?? 0) * 2, RECONCILE_RETRY_MIN_MS), RECONCILE_RETRY_MAX_MS)
+    this.#reconcileRetryMs.set(network, delay)
+    this.#log.error({ err, network, retryMs: delay }, 'ipam reconcile failed, will retry')
+    setTimeout(() => { if (this.#started) this.#scheduleReconcile(network) }, delay).unref()
   }
 
   /** In the network's queue. Seeds, claims grants to this host, forgets finished

@@ -269,6 +269,7 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
     if (staged.size === 0 && own.size === 0) return
     this.#unwritten = new Map()
     try {
+      if (this.#store.db.status !== 'open') await this.#store.reopen()
       const batch = this.#store.db.batch()
       for (const [id, envelope] of staged) if (!own.has(id)) batch.put(id, envelope, { sublevel: this.#store.records })
       for (const [id, envelope] of own) batch.put(id, envelope, { sublevel: this.#store.records })
@@ -277,6 +278,8 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
     } catch (err) {
       for (const [id, envelope] of staged) if (!this.#unwritten.has(id)) this.#unwritten.set(id, envelope)
       if (staged.size > 0) this.#scheduleRetry(err as Error)
+      // A refused write leaves LevelDB's log unsafe for the next ones (store.ts).
+      if (!this.#closed) await this.#store.reopen().catch(() => {})
       throw err
     }
     this.#retryMs = 0

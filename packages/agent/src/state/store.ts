@@ -29,6 +29,26 @@ export class DataStore {
     return store
   }
 
+  #reopening: Promise<void> | undefined
+
+  /**
+   * After a write LevelDB refused (a full disk), its log is misaligned: records written
+   * after it, though reported written, are dropped when the log is next recovered (found
+   * by test/netns/full-disk.test.ts: everything after the first refused write was gone
+   * after a restart). Reopening starts a new log, and recovering the old one drops only
+   * the refused tail. The open may fail too while the disk is full; then every operation
+   * fails until a later call succeeds.
+   */
+  async reopen (): Promise<void> {
+    this.#reopening ??= (async () => {
+      if (this.db.status === 'open') await this.db.close().catch(() => {})
+      await this.db.open()
+      // closing the database closed its sublevels, and opening it does not reopen them
+      await Promise.all([this.records.open(), this.meta.open(), this.local.open()])
+    })().finally(() => { this.#reopening = undefined })
+    await this.#reopening
+  }
+
   async getMeta<T> (key: string): Promise<T | undefined> {
     return await this.meta.get(key) as T | undefined
   }
