@@ -202,7 +202,7 @@ export class Agent implements AgentView {
     const key = (network: string, id: string): string => endpointKey(this.#peerId, network, id)
     this.#docker = createDockerPlugin({
       logger: this.#log,
-      store: keyValueStore(this.#store.local),
+      store: keyValueStore(this.#store),
       networks: {
         get: name => this.#networksControl.find(name),
         list: () => this.#networksControl.list(),

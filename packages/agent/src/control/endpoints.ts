@@ -81,7 +81,7 @@ export class Endpoints {
     const body: EndpointBody = { network: network.name, id: endpointId, mac, ipv4: ip, ipv6: '', name: req.netns, labels: new Map([['netns', netnsPath]]) }
     // The local key first: whatever happens next, `detach` can undo it.
     try {
-      await this.#c.store.local.put(localKey, { endpointId, netnsPath, ifname } satisfies LocalAttachment)
+      await this.#c.store.putLocal(localKey, { endpointId, netnsPath, ifname } satisfies LocalAttachment)
     } catch (err) {
       await this.#c.release?.(network.name, ip)
       throw err
@@ -99,7 +99,7 @@ export class Endpoints {
     // Undo whichever half succeeded, then report the failure (the kernel's first).
     if (announced.status === 'fulfilled') await this.#c.state.write('endpoint', recordId, undefined).catch(() => {})
     if (kernel.status === 'fulfilled') await this.#c.dataplane.detach({ network: { name: network.name }, endpointId }).catch(() => {})
-    await this.#c.store.local.del(localKey).catch(() => {})
+    await this.#c.store.delLocal(localKey).catch(() => {})
     await this.#c.release?.(network.name, ip)
     throw kernel.status === 'rejected' ? kernel.reason : (announced as PromiseRejectedResult).reason
   }
@@ -119,7 +119,7 @@ export class Endpoints {
     } catch (err) {
       throw new MeshplaneError('E_KERNEL', `endpoint withdrawn, but removing its veth failed: ${(err as Error).message}`, { cause: err })
     }
-    await this.#c.store.local.del(key)
+    await this.#c.store.delLocal(key)
     if (ip !== '') await this.#c.release?.(req.network, ip)
     return { endpointId: local.endpointId, ip }
   }

@@ -27,20 +27,23 @@ export interface DockerEndpointEntry {
   joined: boolean
 }
 
-/** Adapts a LevelDB sublevel (DataStore.local) to the plugin's KeyValueStore. */
-export function keyValueStore (sublevel: {
-  get(key: string): Promise<unknown>
-  put(key: string, value: unknown): Promise<void>
-  del(key: string): Promise<void>
-  iterator(options: { gte: string, lt: string }): AsyncIterable<[string, unknown]>
+/** Adapts the data directory's local sublevel (DataStore.local, written through
+ * putLocal / delLocal) to the plugin's KeyValueStore. */
+export function keyValueStore (store: {
+  local: {
+    get(key: string): Promise<unknown>
+    iterator(options: { gte: string, lt: string }): AsyncIterable<[string, unknown]>
+  }
+  putLocal(key: string, value: unknown): Promise<void>
+  delLocal(key: string): Promise<void>
 }): KeyValueStore {
   return {
-    get: async key => await sublevel.get(key),
-    put: async (key, value) => { await sublevel.put(key, value) },
-    del: async key => { await sublevel.del(key) },
+    get: async key => await store.local.get(key),
+    put: async (key, value) => { await store.putLocal(key, value) },
+    del: async key => { await store.delLocal(key) },
     list: async prefix => {
       const out: Array<[string, unknown]> = []
-      for await (const entry of sublevel.iterator({ gte: prefix, lt: `${prefix}\xff` })) out.push(entry)
+      for await (const entry of store.local.iterator({ gte: prefix, lt: `${prefix}\xff` })) out.push(entry)
       return out
     }
   }

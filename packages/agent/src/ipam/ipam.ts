@@ -335,7 +335,7 @@ export class Ipam {
       const n = ipToInt(ip)
       const allocs = this.#allocsOf(network)
       if (!allocs.has(n)) return false
-      await this.#store.local.del(allocationKey(network, n))
+      await this.#store.delLocal(allocationKey(network, n))
       allocs.delete(n)
       this.#hintCheck(network)
       return true
@@ -477,7 +477,7 @@ export class Ipam {
   async #persistAllocation (network: string, n: number, endpointId: string): Promise<void> {
     const allocation: Allocation = { endpointId, at: Date.now() }
     // On disk before anyone hears of it: after kill -9 the address is still taken.
-    await this.#store.local.put(allocationKey(network, n), allocation)
+    await this.#store.putLocal(allocationKey(network, n), allocation)
     this.#allocsOf(network).set(n, allocation)
     this.#hintCheck(network)
   }
@@ -623,7 +623,7 @@ export class Ipam {
         body = { ...body, ranges: [toWire({ ...subnet, gen: 1 })] }
         body.freeHint = this.#freeCountFor(network, net, [{ ...subnet, gen: 1 }])
         await this.#state.write('ranges', rangesKey(network, this.#me), body)
-        await this.#store.local.put(`${SEED_MARKER_PREFIX}${network}`, lineage)
+        await this.#store.putLocal(`${SEED_MARKER_PREFIX}${network}`, lineage)
         this.#log.info({ network, subnet: net.subnet }, 'seeded the network\'s address range')
         return
       }

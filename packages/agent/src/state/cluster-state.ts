@@ -80,6 +80,8 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
   readonly #disk = new Serial()
   /** Records applied in memory but not yet written (the latest envelope per id). */
   #unwritten = new Map<string, Uint8Array>()
+  /** Those of them in the batch being written now. */
+  #writing = new Map<string, Uint8Array>()
   #writeBehind: Promise<void> | undefined
   #retryTimer: NodeJS.Timeout | undefined
   #retryMs = 0
@@ -268,19 +270,21 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
     const staged = this.#unwritten
     if (staged.size === 0 && own.size === 0) return
     this.#unwritten = new Map()
+    this.#writing = staged
     try {
-      if (this.#store.db.status !== 'open') await this.#store.reopen()
-      const batch = this.#store.db.batch()
-      for (const [id, envelope] of staged) if (!own.has(id)) batch.put(id, envelope, { sublevel: this.#store.records })
-      for (const [id, envelope] of own) batch.put(id, envelope, { sublevel: this.#store.records })
-      batch.put('clock', (clock > this.#clock ? clock : this.#clock).toString(), { sublevel: this.#store.meta })
-      await batch.write()
+      await this.#store.write(async () => {
+        const batch = this.#store.db.batch()
+        for (const [id, envelope] of staged) if (!own.has(id)) batch.put(id, envelope, { sublevel: this.#store.records })
+        for (const [id, envelope] of own) batch.put(id, envelope, { sublevel: this.#store.records })
+        batch.put('clock', (clock > this.#clock ? clock : this.#clock).toString(), { sublevel: this.#store.meta })
+        await batch.write()
+      })
     } catch (err) {
       for (const [id, envelope] of staged) if (!this.#unwritten.has(id)) this.#unwritten.set(id, envelope)
       if (staged.size > 0) this.#scheduleRetry(err as Error)
-      // A refused write leaves LevelDB's log unsafe for the next ones (store.ts).
-      if (!this.#closed) await this.#store.reopen().catch(() => {})
       throw err
+    } finally {
+      this.#writing = new Map()
     }
     this.#retryMs = 0
   }
@@ -307,7 +311,11 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
   }
 
   /** How many applied records are not on disk yet (a disk that refuses writes). */
-  get unwritten (): number { return this.#unwritten.size }
+  get unwritten (): number {
+    let n = this.#unwritten.size
+    for (const id of this.#writing.keys()) if (!this.#unwritten.has(id)) n++
+    return n
+  }
 
   /** Writes what is staged, then stops writing behind: before the store closes. */
   async close (): Promise<void> {
@@ -355,7 +363,7 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
         o.record.deleted && Number(o.record.deletedAtMs) + this.#tombstoneTtlMs < nowMs)
       if (expired.length === 0) return 0
       for (const o of expired) this.#unwritten.delete(o.record.id)
-      await this.#disk.run(async () => { await this.#store.records.batch(expired.map(o => ({ type: 'del' as const, key: o.record.id }))) })
+      await this.#disk.run(async () => { await this.#store.write(async () => { await this.#store.records.batch(expired.map(o => ({ type: 'del' as const, key: o.record.id }))) }) })
       for (const o of expired) {
         this.#entries.delete(o.record.id)
         this.#buckets[bucketOf(o.record.id, SYNC_BUCKETS)]! ^= hashWord(o.hash)

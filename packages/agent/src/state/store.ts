@@ -30,6 +30,7 @@ export class DataStore {
   }
 
   #reopening: Promise<void> | undefined
+  #closed = false
 
   /**
    * After a write LevelDB refused (a full disk), its log is misaligned: records written
@@ -54,10 +55,33 @@ export class DataStore {
   }
 
   async putMeta (key: string, value: unknown): Promise<void> {
-    await this.meta.put(key, value)
+    await this.write(async () => { await this.meta.put(key, value) })
+  }
+
+  /** Local-only facts: written through here, so that a refused write reopens the store. */
+  async putLocal (key: string, value: unknown): Promise<void> {
+    await this.write(async () => { await this.local.put(key, value) })
+  }
+
+  async delLocal (key: string): Promise<void> {
+    await this.write(async () => { await this.local.del(key) })
+  }
+
+  /** Runs a write; when LevelDB refuses it, reopens the store (see reopen) before the
+   * error goes on to the caller. */
+  async write<T> (fn: () => Promise<T>): Promise<T> {
+    try {
+      if (this.db.status !== 'open' && !this.#closed) await this.reopen()
+      return await fn()
+    } catch (err) {
+      if (!this.#closed) await this.reopen().catch(() => {})
+      throw err
+    }
   }
 
   async close (): Promise<void> {
+    this.#closed = true
+    await this.#reopening?.catch(() => {})
     await this.db.close()
   }
 }
