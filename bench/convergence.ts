@@ -160,7 +160,7 @@ async function writeSeries (agents: TestAgent[], writer: number, count: number, 
   return { writer, records: count, perRecord, perPair, viaSync: sum(after) - sum(before), convergedAfterMs, cpuCores, cpuMsPerRecord }
 }
 
-async function runOne (n: number, opts: { records: number, spacingMs: number, writers: string[], concurrency: number, args: string[], idleSeconds: number, warmup: number }, runIndex: number): Promise<RunResult> {
+async function runOne (n: number, opts: { records: number, spacingMs: number, writers: string[], concurrency: number, args: string[], idleSeconds: number, warmup: number }): Promise<RunResult> {
   log(`N=${n}: creating ${n} namespace hosts`)
   const t0 = Date.now()
   let cluster: Cluster | undefined
@@ -191,7 +191,7 @@ async function runOne (n: number, opts: { records: number, spacingMs: number, wr
     if (opts.warmup > 0) {
       const writer = writerOf(opts.writers[0]!)
       log(`N=${n}: warm-up: host ${writer} writes ${opts.warmup} records, not counted`)
-      warmup = await writeSeries(agents, writer, opts.warmup, opts.spacingMs, 100 + runIndex * 10 + 9, undefined)
+      warmup = await writeSeries(agents, writer, opts.warmup, opts.spacingMs, 109, undefined)
       await sleepMs(1000)
     }
     const writers: WriterResult[] = []
@@ -199,7 +199,7 @@ async function runOne (n: number, opts: { records: number, spacingMs: number, wr
       const writer = writerOf(spec)
       log(`N=${n}: host ${writer} writes ${opts.records} records, one every ${opts.spacingMs} ms`)
       // Distinct /24s per run and writer: 10.<100 + 10·run + k>.<i>.0/24.
-      writers.push(await writeSeries(agents, writer, opts.records, opts.spacingMs, 100 + runIndex * 10 + k, idle === undefined ? undefined : sum(idle.cpuPct) / 100))
+      writers.push(await writeSeries(agents, writer, opts.records, opts.spacingMs, 100 + k, idle === undefined ? undefined : sum(idle.cpuPct) / 100))
       await sleepMs(1000)
     }
     const rssMiB = agents.map(a => rssBytes(agentPid(a)) / MiB)
@@ -237,8 +237,8 @@ async function main (): Promise<void> {
   const loadBefore = loadNote()
   const results: RunResult[] = []
   for (let rep = 0; rep < repeat; rep++) {
-    for (const [i, n] of sizes.entries()) {
-      results.push(await runOne(n, { records: recordsPer, spacingMs, writers: writerSpecs, concurrency, args, idleSeconds, warmup }, rep * sizes.length + i))
+    for (const n of sizes) {
+      results.push(await runOne(n, { records: recordsPer, spacingMs, writers: writerSpecs, concurrency, args, idleSeconds, warmup }))
       results.at(-1)!.load = loadNote()
     }
   }

@@ -23,6 +23,9 @@ import { fileURLToPath } from 'node:url'
 import { createLab } from '../utils/dataplane-netns.js'
 import type { Lab, LabHost } from '../utils/dataplane-netns.js'
 import type { ControlCommands, ControlInput, ControlReply, ControlResults, DriverEndpoint, DriverNetwork } from '../utils/dataplane-control.js'
+import { attachArgs } from '../utils/dataplane-bodies.js'
+import { sleep, waitFor } from '../utils/wait.js'
+import { bridgeName } from '@meshplane/agent/dataplane/names.js'
 
 const CONTROL = fileURLToPath(new URL('../utils/dataplane-control.js', import.meta.url))
 /** Far beyond the test: a repair seen on such a host came from a pass a test ran, or a retry. */
@@ -32,8 +35,8 @@ const CALL_TIMEOUT_MS = 20_000
 
 const BLUE: DriverNetwork = { name: 'blue', vni: 42, subnet: '10.240.0.0/16', gateway: '10.240.0.1', mtu: 0 }
 const GREEN: DriverNetwork = { name: 'green', vni: 43, subnet: '10.241.0.0/16', gateway: '10.241.0.1', mtu: 0 }
-const BLUE_BRIDGE = 'mpbr42'
-const GREEN_BRIDGE = 'mpbr43'
+const BLUE_BRIDGE = bridgeName(BLUE.vni)
+const GREEN_BRIDGE = bridgeName(GREEN.vni)
 const SELF = 'self'
 const B1: DriverEndpoint = { network: 'blue', id: 'b1', mac: '02:00:0a:f0:01:0a', ipv4: '10.240.1.10', host: SELF }
 const G1: DriverEndpoint = { network: 'green', id: 'g1', mac: '02:00:0a:f1:01:0a', ipv4: '10.241.1.10', host: SELF }
@@ -143,20 +146,6 @@ function inputFor (host: LabHost, networks: DriverNetwork[], endpoints: DriverEn
   }
 }
 
-function attachArgs (endpoint: DriverEndpoint, network: DriverNetwork, container: string): ControlCommands['attach'] {
-  return {
-    network: network.name,
-    endpointId: endpoint.id,
-    netnsPath: `/run/netns/${container}`,
-    ifname: 'eth0',
-    ipv4: endpoint.ipv4,
-    prefixLen: 16,
-    mac: endpoint.mac,
-    gateway: network.gateway,
-    mtu: 1450
-  }
-}
-
 async function sysctl (ns: string, key: string): Promise<string> {
   return (await getLab().sh(['sysctl', '-n', key], { ns })).stdout.trim()
 }
@@ -175,17 +164,22 @@ async function linkIn (ns: string, name: string): Promise<boolean> {
   return (await getLab().sh(['ip', 'link', 'show', 'dev', name], { ns, check: false })).code === 0
 }
 
+/** waitFor, returning how long it took. */
 async function waitUntil (what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
   const started = Date.now()
-  while (Date.now() - started < timeoutMs) {
-    if (await check()) return Date.now() - started
-    await sleep(100)
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms`)
+  await waitFor(check, { timeoutMs, intervalMs: 100, what })
+  return Date.now() - started
 }
 
-async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
+/** The pass count once no pass has run for `quietMs` (rather than after a guessed sleep). */
+async function settledReconciles (c: Control, quietMs = 300): Promise<number> {
+  let last = -1
+  return await waitFor(async () => {
+    const now = (await c.call('status', {})).reconciles as number
+    if (now === last) return now
+    last = now
+    return undefined
+  }, { timeoutMs: 10_000, intervalMs: quietMs, what: 'the reconciler to go quiet' })
 }
 
 test.before(async () => {
@@ -312,9 +306,8 @@ test.serial('a change of forwarding is heard (netconf events): a hand change or 
   const byToggle = await waitUntil('both bridges off after an ip_forward toggle', async () => await forwarding(ns, BLUE_BRIDGE) === '0' && await forwarding(ns, GREEN_BRIDGE) === '0', 1_000)
   t.is(await sysctl(ns, 'net.ipv4.ip_forward'), '1', 'the host keeps routing elsewhere')
   t.log(`off again after ${byHand} ms (hand change), ${byToggle} ms (toggle)`)
-  // Its own writes are heard too; the pass they trigger finds nothing to do, and it ends there.
-  await sleep(500)
-  const settled = (await control(h1).call('status', {})).reconciles
+  // Its own writes (forwarding off) trigger no pass of their own: no loop.
+  const settled = await settledReconciles(control(h1))
   t.true(settled > before)
   await sleep(1_000)
   t.is((await control(h1).call('status', {})).reconciles, settled, 'no pass loop')
@@ -351,8 +344,7 @@ test.serial('a refused forwarding write (read-only /proc/sys) is recorded and re
   t.log(`off ${after} ms after /proc/sys became writable`)
 
   // A clean pass ends the retries.
-  await sleep(300)
-  const settled = (await c.call('status', {})).reconciles
+  const settled = await settledReconciles(c)
   await sleep(3000)
   t.is((await c.call('status', {})).reconciles, settled, 'no more passes once forwarding is off')
   if (process.env.DATAPLANE_TEST_LOGS !== undefined) t.log(c.log())

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { createLab } from '../utils/dataplane-netns.js'
 import type { Lab } from '../utils/dataplane-netns.js'
 import type { DriverConfig, DriverEndpoint, DriverNetwork } from '../utils/dataplane-driver.js'
+import { attachArgs } from '../utils/dataplane-bodies.js'
 
 const NODE = process.execPath
 const DRIVER = fileURLToPath(new URL('../utils/dataplane-driver.js', import.meta.url))
@@ -52,17 +53,7 @@ function configFor (current: Lab, index: number): DriverConfig {
     networks: [network],
     endpoints,
     hosts: current.hosts.map((h, i) => [endpoints[i]?.host ?? '', { underlayIp: h.ip, vxlanPort: 4789 }]),
-    attach: {
-      network: 'blue',
-      endpointId: endpoint.id,
-      netnsPath: `/run/netns/${current.containers[index] ?? ''}`,
-      ifname: 'eth0',
-      ipv4: endpoint.ipv4,
-      prefixLen: 16,
-      mac: endpoint.mac,
-      gateway: network.gateway,
-      mtu: 1450
-    },
+    attach: attachArgs(endpoint, network, current.containers[index] ?? ''),
     resyncIntervalMs: RESYNC_MS
   }
 }

@@ -88,12 +88,13 @@ class Cluster {
     host.up = true
   }
 
-  /** kill -9 at a quiet moment: nothing flushed beyond what each operation persisted, and
-   * the received records written behind (that takes a moment, not a quiet one). */
+  /** kill -9 at a quiet moment: nothing flushed beyond what each operation persisted and
+   * the received records written behind (waited for here, not written by a close). */
   async crash (host: Host): Promise<void> {
     host.up = false
     host.state.removeAllListeners()
-    await host.state.close()
+    while (host.state.unwritten > 0) await new Promise(resolve => setTimeout(resolve, 5))
+    await host.state.close() // stops its timers; nothing is left to write
     await host.store.close()
   }
 

@@ -2,17 +2,18 @@ import test from 'ava'
 import { streamPair, pbStream } from '@libp2p/utils'
 import { Probe } from '@meshplane/proto'
 import { ProbeChannel, serveProbeStream } from '@meshplane/agent/mesh/probe-channel.js'
+import { sleep } from '../utils/wait.js'
 
 const probe = (seq: bigint): Omit<Probe, 'id'> => ({ incarnation: 1n, seq, suspect: false, relayTo: '', wantView: false })
-const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 test('probes on one stream: concurrent requests get their own answers, in any order; a late answer is dropped', async t => {
   const [client, server] = await streamPair()
   let served = 0
-  // the answer echoes the request's seq; seq 1 is slow, so answers come back out of order
+  // the answer echoes the request's seq; seq 1 is slow, so answers come back out of order;
+  // seq 3 slower still, so the late answer below arrives while request 3 is pending
   void serveProbeStream(server, 'prober', async req => {
     served++
-    await sleep(req.seq === 1n ? 150 : 10)
+    await sleep(req.seq === 1n ? 150 : req.seq === 3n ? 300 : 10)
     return { ok: true, incarnation: 7n, seq: req.seq, unreachable: [] }
   })
   const channel = new ProbeChannel(client)
@@ -26,7 +27,6 @@ test('probes on one stream: concurrent requests get their own answers, in any or
 
   // no answer in time: undefined; the late answer then arrives and matches nothing
   t.is(await channel.request(probe(1n), AbortSignal.timeout(30)), undefined)
-  await sleep(200)
   const next = await channel.request(probe(3n), AbortSignal.timeout(2000))
   t.is(next?.seq, 3n, 'the late answer was not taken for the next request')
   t.is(served, 4)

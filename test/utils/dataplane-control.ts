@@ -13,7 +13,6 @@
 import { createInterface } from 'node:readline'
 import { createDataplane } from '@meshplane/agent/dataplane/index.js'
 import type {
-  AttachOptions,
   AttachResult,
   Dataplane,
   DataplaneHost,
@@ -27,7 +26,7 @@ import type {
 } from '@meshplane/agent/dataplane/index.js'
 import type { NetworkBody } from '@meshplane/agent/state/types.js'
 import { toEndpointBody, toNetworkBody } from './dataplane-bodies.js'
-import type { DriverEndpoint, DriverNetwork } from './dataplane-bodies.js'
+import type { DriverAttach, DriverEndpoint, DriverNetwork } from './dataplane-bodies.js'
 import { driverLogger, emit, exitAfter } from './driver-io.js'
 
 export type { DriverEndpoint, DriverNetwork } from './dataplane-bodies.js'
@@ -46,7 +45,7 @@ export interface ControlCommands {
   start: { resyncIntervalMs: number }
   update: ControlInput
   reconcileNow: Record<string, never>
-  attach: Named<AttachOptions>
+  attach: DriverAttach
   createEndpointVeth: Named<EndpointVethOptions>
   detach: { network: string, endpointId: string }
   endpointVethState: { network: string, endpointId: string }
@@ -130,10 +129,6 @@ async function run (cmd: keyof ControlCommands, args: unknown): Promise<unknown>
   }
 }
 
-function reply (message: ControlReply): void {
-  emit(message)
-}
-
 let exiting = false
 function exit (): void {
   if (exiting) return
@@ -155,7 +150,7 @@ lines.on('line', line => {
   }
   // One at a time is the caller's business: the dataplane queues its own items anyway.
   run(request.cmd, request.args).then(
-    result => { reply({ id: request.id, ok: true, result: result ?? null }) },
-    (err: unknown) => { reply({ id: request.id, ok: false, error: err instanceof Error ? err.message : String(err) }) }
+    result => { emit({ id: request.id, ok: true, result: result ?? null }) },
+    (err: unknown) => { emit({ id: request.id, ok: false, error: err instanceof Error ? err.message : String(err) }) }
   )
 })

@@ -8,9 +8,9 @@
  * Logs (pino) go to stderr.
  */
 import { createDataplane } from '@meshplane/agent/dataplane/index.js'
-import type { AttachOptions, DataplaneInput } from '@meshplane/agent/dataplane/index.js'
+import type { DataplaneInput } from '@meshplane/agent/dataplane/index.js'
 import { toEndpointBody, toNetworkBody } from './dataplane-bodies.js'
-import type { DriverEndpoint, DriverNetwork } from './dataplane-bodies.js'
+import type { DriverAttach, DriverEndpoint, DriverNetwork } from './dataplane-bodies.js'
 import { driverConfig, driverLogger, emit, exitAfter, runDriver } from './driver-io.js'
 
 export type { DriverEndpoint, DriverNetwork } from './dataplane-bodies.js'
@@ -20,7 +20,7 @@ export interface DriverConfig {
   networks: DriverNetwork[]
   endpoints: DriverEndpoint[]
   hosts: Array<[string, { underlayIp: string, vxlanPort: number }]>
-  attach?: Omit<AttachOptions, 'network'> & { network: string }
+  attach?: DriverAttach
   resyncIntervalMs: number
 }
 

@@ -358,6 +358,8 @@ export class Agent implements AgentView {
       networks: this.#state.list('network').length,
       endpoints: { local: endpoints.filter(e => e.key.startsWith(this.#peerId + '/')).length, total: endpoints.length },
       records: this.#state.countByKind(),
+      /** received records in effect but not on disk yet (non-zero while the disk refuses writes) */
+      unwrittenRecords: this.#state.unwritten,
       clock: this.#state.clock.toString(),
       mesh: this.#mesh.counters,
       liveness: this.#liveness.counters,

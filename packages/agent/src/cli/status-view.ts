@@ -50,7 +50,8 @@ export function formatStatus ({ status: s, peers, networks, endpoints }: StatusP
     '',
     `last errors: ${errors.length === 0 ? 'none' : ''}`,
     ...indent(errors.slice(-5).map(e => `${ago(nowMs - Date.parse(e.at))}  ${e.level}  ${e.component ?? 'agent'}: ${e.message}`)),
-    `records: ${Object.entries(s.records as Json).map(([k, v]) => `${k} ${v}`).join(', ')}; gossip ${s.mesh.gossipAccepted} accepted, ${s.mesh.gossipRejected} rejected; sync ${s.mesh.syncRounds} rounds`
+    `records: ${Object.entries(s.records as Json).map(([k, v]) => `${k} ${v}`).join(', ')}; gossip ${s.mesh.gossipAccepted} accepted, ${s.mesh.gossipRejected} rejected; sync ${s.mesh.syncRounds} rounds` +
+      (Number(s.unwrittenRecords ?? 0) > 0 ? `; ${String(s.unwrittenRecords)} not on disk yet (the data directory refuses writes)` : '')
   ]
   return lines.join('\n').replace(/\n{3,}/g, '\n\n')
 }

@@ -72,13 +72,14 @@ function u32 (buf: Buffer, value: number, offset: number): void {
   if (LE) buf.writeUInt32LE(value >>> 0, offset)
   else buf.writeUInt32BE(value >>> 0, offset)
 }
-function readU16 (buf: Buffer, offset: number): number {
+/** Netlink integers are in host order. */
+export function readU16 (buf: Buffer, offset: number): number {
   return LE ? buf.readUInt16LE(offset) : buf.readUInt16BE(offset)
 }
 function readU32 (buf: Buffer, offset: number): number {
   return LE ? buf.readUInt32LE(offset) : buf.readUInt32BE(offset)
 }
-function readS32 (buf: Buffer, offset: number): number {
+export function readS32 (buf: Buffer, offset: number): number {
   return LE ? buf.readInt32LE(offset) : buf.readInt32BE(offset)
 }
 

@@ -74,7 +74,8 @@ export function diffKernel (desired: DesiredKernelState, observed: ObservedKerne
         }
         // Before any port joins it: a new bridge starts with the host's ip_forward, and a
         // change of ip_forward resets every device's.
-        if (fresh.has(link.name) || seen?.forwarding !== false) linkOps.push({ kind: 'link.forwardingOff', name: link.name })
+        // (observed only on bridges: a new or re-created one has it undefined)
+        if (seen?.forwarding !== false) linkOps.push({ kind: 'link.forwardingOff', name: link.name })
         break
       }
       case 'vxlan': {

@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url'
 import { AttrStream, FlagsNew, createRtNetlink, ifla, rt } from 'netlink'
 import type { RtNetlinkSocket, StreamData } from 'netlink'
 import type { Logger } from 'pino'
-import { AF_BRIDGE, AF_INET, NeighBatchSocket, NTF_SELF, NUD_PERMANENT, errnoName } from './batch.js'
+import { AF_BRIDGE, AF_INET, NeighBatchSocket, NTF_SELF, NUD_PERMANENT, errnoName, readS32, readU16 } from './batch.js'
 import type { NeighRequest, RequestOutcome } from './batch.js'
 import { GC_THRESH, NETNS_CONFIGURE_TIMEOUT_MS, QUIET_EVENTS_ABOVE, ZERO_MAC } from './constants.js'
 import { vxlanIncompat } from './diff.js'
@@ -163,19 +163,23 @@ function be16 (value: number): Buffer {
 
 // linux/netconf.h
 const NETCONFA_IFINDEX = 1
-const NETCONFA_IFINDEX_ALL = -1
+const NETCONFA_FORWARDING = 2
 
-/** The device a netconf notification is about (NETCONFA_IFINDEX; -1 for "all"). */
-function netconfIfindex (data: Uint8Array): number | undefined {
+/** A netconf notification's device (ifindex; -1 "all", -2 "default") and its IPv4
+ * forwarding, when it carries them. */
+function parseNetconf (data: Uint8Array): { ifindex?: number, forwarding?: number } {
   const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  const out: { ifindex?: number, forwarding?: number } = {}
   let offset = 4 // struct netconfmsg (one byte, padded)
   while (offset + 4 <= b.length) {
-    const length = b.readUInt16LE(offset)
-    if (length < 4) return undefined
-    if (b.readUInt16LE(offset + 2) === NETCONFA_IFINDEX && length >= 8 && offset + 8 <= b.length) return b.readInt32LE(offset + 4)
+    const length = readU16(b, offset)
+    if (length < 4 || offset + length > b.length) break
+    const type = readU16(b, offset + 2)
+    if (length >= 8 && type === NETCONFA_IFINDEX) out.ifindex = readS32(b, offset + 4)
+    if (length >= 8 && type === NETCONFA_FORWARDING) out.forwarding = readS32(b, offset + 4)
     offset += (length + 3) & ~3
   }
-  return undefined
+  return out
 }
 
 function forwardingPath (dev: string): string {
@@ -280,12 +284,10 @@ export class NetlinkKernel {
       const link = this.#parseLink(message)
       if (link !== undefined) links.push(link)
     }
-    for (const link of links) {
-      if (link.kind === 'bridge' && ownedLinkType(link.name) === 'bridge') {
-        const value = await readFile(forwardingPath(link.name), 'utf8').catch(() => undefined)
-        if (value !== undefined) link.forwarding = value.trim() !== '0'
-      }
-    }
+    await Promise.all(links.filter(link => link.kind === 'bridge' && ownedLinkType(link.name) === 'bridge').map(async link => {
+      const value = await readFile(forwardingPath(link.name), 'utf8').catch(() => undefined)
+      if (value !== undefined) link.forwarding = value.trim() !== '0'
+    }))
 
     const addresses: AddressEntry[] = []
     for (const message of addressMessages) {
@@ -814,10 +816,11 @@ export class NetlinkKernel {
             const name = link.attrs.ifname ?? this.nameOf(link.data.index ?? -1)
             if (name !== undefined && isOwnedLink(name)) reason = `device ${name} deleted`
           } else if (message.type === rt.MessageType.NEWNETCONF) {
-            const index = netconfIfindex(message.data)
-            const dev = index === undefined ? undefined : this.nameOf(index)
-            if (index === NETCONFA_IFINDEX_ALL) reason = 'ip_forward changed'
-            else if (dev !== undefined && ownedLinkType(dev) === 'bridge') reason = `forwarding changed on ${dev}`
+            // Only forwarding turned on: our own writes (off) must not trigger a pass. An
+            // ip_forward change also notifies every device, so "all" needs no case.
+            const { ifindex, forwarding } = parseNetconf(message.data)
+            const dev = ifindex === undefined ? undefined : this.nameOf(ifindex)
+            if (forwarding !== undefined && forwarding !== 0 && dev !== undefined && ownedLinkType(dev) === 'bridge') reason = `forwarding turned on on ${dev}`
           }
         } catch (err) {
           this.#log.debug({ err }, 'unparsable netlink event')

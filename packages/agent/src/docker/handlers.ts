@@ -11,7 +11,7 @@ import { cidrsOverlap, defaultGateway, macFromIp, parseCidr, type Cidr } from '.
 import { normalizeMac } from '../dataplane/names.js'
 import { conflict, invalid, isMeshplaneError, notFound } from '../errors.js'
 import type { DockerPluginComponents } from './index.js'
-import { DockerMapping, type DockerEndpointEntry } from './store.js'
+import { DockerMapping, type DockerEndpointEntry, type DockerNetworkEntry } from './store.js'
 import {
   CONTAINER_IFNAME_PREFIX, DOCKER_ALLOCATION_OWNER, GATEWAY_ADDRESS_TYPE, GENERIC_OPTIONS, GLOBAL_ADDRESS_SPACE,
   IMPLEMENTS, LOCAL_ADDRESS_SPACE, MTU_OPTION, NETWORK_OPTION, POOL_GATEWAY_DATA, POOL_ID_PREFIX, REQUEST_ADDRESS_TYPE, VNI_OPTION
@@ -123,9 +123,11 @@ export class DockerHandlers {
     }
     const network = this.#networkBySubnet(cidr)
     if (network === undefined) {
+      // A Docker network made with this subnet: its network was removed, or another host's
+      // creation of it won.
       const mapped = this.mapping.networkBySubnet(cidr.text)
-      // throws: its network was removed, or another host's creation of it won
-      if (mapped !== undefined) this.#mappedNetwork(mapped[0])
+      const stale = mapped === undefined ? undefined : this.#staleMapping(mapped[0], mapped[1])
+      if (stale !== undefined) throw stale
       throw notFound(`no meshplane network has subnet ${cidr.text} (create it with: ${CREATE_COMMAND})`)
     }
     const owner = `${DOCKER_ALLOCATION_OWNER}:${randomBytes(6).toString('hex')}`
@@ -275,12 +277,20 @@ export class DockerHandlers {
     const entry = this.mapping.network(dockerNetworkId)
     if (entry === undefined) throw notFound(`unknown network id ${dockerNetworkId}: not a meshplane network on this host`)
     const network = this.#c.networks.get(entry.network)
-    if (network === undefined) throw notFound(`meshplane network ${entry.network} (docker network ${dockerNetworkId}) no longer exists`)
+    const stale = this.#staleMapping(dockerNetworkId, entry, network)
+    if (stale !== undefined || network === undefined) throw stale
+    return network
+  }
+
+  /** Why a mapped Docker network has no meshplane network (removed, or its creation lost
+   * to another host's with another subnet); undefined when it has one. */
+  #staleMapping (dockerNetworkId: string, entry: DockerNetworkEntry, network = this.#c.networks.get(entry.network)): Error | undefined {
+    if (network === undefined) return notFound(`meshplane network ${entry.network} (docker network ${dockerNetworkId}) no longer exists`)
     if (entry.subnet !== undefined && entry.subnet !== network.subnet) {
-      throw conflict(`meshplane network ${entry.network} was also created on another host at the same time, with subnet ${network.subnet}, and that creation won: ` +
+      return conflict(`meshplane network ${entry.network} was also created on another host at the same time, with subnet ${network.subnet}, and that creation won: ` +
         `this Docker network (${entry.subnet}) has no meshplane network. Remove it and create it again with --subnet ${network.subnet}`)
     }
-    return network
+    return undefined
   }
 
   #endpoint (r: { NetworkID: string, EndpointID: string }): DockerEndpointEntry {

@@ -168,8 +168,9 @@ export class Ipam {
   readonly #waiting = new Map<string, number>()
   readonly #acquiring = new Map<string, Promise<void>>()
   readonly #reconcileQueued = new Set<string>()
-  /** Networks whose last reconcile failed: the next retry's delay. */
-  readonly #reconcileRetryMs = new Map<string, number>()
+  /** Networks whose last reconcile failed: the delay of the pending retry, and its timer
+   * (one per network, however many reconciles failed meanwhile). */
+  readonly #reconcileRetries = new Map<string, { delayMs: number, timer: NodeJS.Timeout | undefined }>()
   readonly #changeWaiters = new Map<string, Set<() => void>>()
   readonly #cursor = new Map<string, number>()
   #started = false
@@ -213,6 +214,8 @@ export class Ipam {
     if (!this.#started) return
     this.#started = false
     this.#state.off('change', this.#onChange)
+    for (const retry of this.#reconcileRetries.values()) clearTimeout(retry.timer)
+    this.#reconcileRetries.clear()
     // drain: let queued work finish so nothing writes after stop returns
     await Promise.all([...this.#serials.values()].map(async s => await s.run(async () => {})))
   }
@@ -588,15 +591,22 @@ export class Ipam {
       this.#reconcileQueued.delete(network)
       if (!this.#started) return
       await this.#reconcileLocked(network)
-      this.#reconcileRetryMs.delete(network)
+      clearTimeout(this.#reconcileRetries.get(network)?.timer)
+      this.#reconcileRetries.delete(network)
     }).catch(err => { this.#retryReconcile(network, err) })
   }
 
   #retryReconcile (network: string, err: unknown): void {
-    const delay = Math.min(Math.max((this.#reconcileRetryMs.get(network) ?? 0) * 2, RECONCILE_RETRY_MIN_MS), RECONCILE_RETRY_MAX_MS)
-    this.#reconcileRetryMs.set(network, delay)
-    this.#log.error({ err, network, retryMs: delay }, 'ipam reconcile failed, will retry')
-    setTimeout(() => { if (this.#started) this.#scheduleReconcile(network) }, delay).unref()
+    const retry = this.#reconcileRetries.get(network) ?? { delayMs: 0, timer: undefined }
+    if (retry.timer !== undefined || !this.#started) return
+    retry.delayMs = Math.min(Math.max(retry.delayMs * 2, RECONCILE_RETRY_MIN_MS), RECONCILE_RETRY_MAX_MS)
+    this.#log.error({ err, network, retryMs: retry.delayMs }, 'ipam reconcile failed, will retry')
+    retry.timer = setTimeout(() => {
+      retry.timer = undefined
+      if (this.#started) this.#scheduleReconcile(network)
+    }, retry.delayMs)
+    retry.timer.unref()
+    this.#reconcileRetries.set(network, retry)
   }
 
   /** In the network's queue. Seeds, claims grants to this host, forgets finished

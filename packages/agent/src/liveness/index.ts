@@ -202,7 +202,6 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
     return this.liveness(peer).state === 'alive'
   }
 
-  /** The SWIM view of one peer (status includes 'suspect'), for status and tests. */
   // ---- probing ----------------------------------------------------------------------
 
   #probeRound (): void {

@@ -267,6 +267,7 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
    * the batch fails, the staged records are staged again (unless a newer version was
    * staged meanwhile); `own` is not: its write failed and its caller was told so. */
   async #writeStaged (own: Map<string, Uint8Array> = new Map(), clock = this.#clock): Promise<void> {
+    // (clock: a local write's version, not yet in this.#clock; never below it)
     const staged = this.#unwritten
     if (staged.size === 0 && own.size === 0) return
     this.#unwritten = new Map()
@@ -276,11 +277,12 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
         const batch = this.#store.db.batch()
         for (const [id, envelope] of staged) if (!own.has(id)) batch.put(id, envelope, { sublevel: this.#store.records })
         for (const [id, envelope] of own) batch.put(id, envelope, { sublevel: this.#store.records })
-        batch.put('clock', (clock > this.#clock ? clock : this.#clock).toString(), { sublevel: this.#store.meta })
+        batch.put('clock', clock.toString(), { sublevel: this.#store.meta })
         await batch.write()
       })
     } catch (err) {
-      for (const [id, envelope] of staged) if (!this.#unwritten.has(id)) this.#unwritten.set(id, envelope)
+      // (not what a tombstone reap removed meanwhile, nor what a newer version replaced)
+      for (const [id, envelope] of staged) if (!this.#unwritten.has(id) && this.#entries.has(id)) this.#unwritten.set(id, envelope)
       if (staged.size > 0) this.#scheduleRetry(err as Error)
       throw err
     } finally {
@@ -295,7 +297,11 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
     this.#writeBehind = new Promise<void>(resolve => setImmediate(resolve))
       .then(async () => { await this.#disk.run(async () => { await this.#writeStaged() }) })
       .catch(() => {}) // #writeStaged logged it and scheduled a retry
-      .finally(() => { this.#writeBehind = undefined })
+      .finally(() => {
+        this.#writeBehind = undefined
+        // records applied while this batch was being written
+        if (this.#unwritten.size > 0) this.#scheduleWriteBehind()
+      })
   }
 
   #scheduleRetry (err: Error): void {
