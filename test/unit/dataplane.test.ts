@@ -29,7 +29,7 @@ import type { EndpointBody, NetworkBody } from '@meshplane/agent/state/types.js'
 const SELF = 'peer-a'
 
 function network (name: string, vni: number, extra: Partial<NetworkBody> = {}): NetworkBody {
-  return { name, vni, subnet: '10.240.0.0/16', gateway: '10.240.0.1', mtu: 0, options: new Map(), creator: SELF, createdAtMs: 0n, ...extra }
+  return { name, vni, subnet: '10.240.0.0/16', gateway: '10.240.0.1', mtu: 0, options: new Map(), creator: SELF, createdAtMs: 0n, internal: false, ...extra } as NetworkBody
 }
 
 function endpoint (net: string, id: string, host: string, mac: string, ipv4: string): EndpointBody & { host: string } {
@@ -120,7 +120,7 @@ test('vxlan and bridge parameters: vni, local, port, learning off, proxy on, mas
 
 test('no local endpoint in a network: nothing is programmed for it', t => {
   const desired = computeDesired(input({ endpoints: input().endpoints.filter(e => e.host !== SELF) }))
-  t.deepEqual(desired, { links: [], addresses: [], neighbours: [], fdb: [], warnings: [] })
+  t.deepEqual(desired, { links: [], addresses: [], neighbours: [], fdb: [], networks: [], ipForward: false, warnings: [] })
   t.deepEqual(computeDesired(input({ networks: [], endpoints: [] })).links, [])
 })
 

@@ -144,7 +144,7 @@ class Cluster {
     const cidr = parseCidr(subnet)!
     const body: NetworkBody = {
       name, vni: 4242, subnet: cidr.text, gateway: `${subnet.split('.').slice(0, 3).join('.')}.${(cidr.base & 255) + 1}`,
-      mtu: 0, options: new Map(Object.entries(options)), creator: on.id, createdAtMs: BigInt(Date.now())
+      mtu: 0, options: new Map(Object.entries(options)), creator: on.id, createdAtMs: BigInt(Date.now()), internal: false
     }
     await on.state.write('network', name, body)
     await on.ipam.onNetworkCreated(name)

@@ -6,7 +6,7 @@ export interface DriverNetwork { name: string, vni: number, subnet: string, gate
 export interface DriverEndpoint { network: string, id: string, mac: string, ipv4: string, host: string }
 
 export function toNetworkBody (network: DriverNetwork): NetworkBody {
-  return { ...network, options: new Map(), creator: '', createdAtMs: 0n }
+  return { ...network, options: new Map(), creator: '', createdAtMs: 0n, internal: false }
 }
 
 export function toEndpointBody (endpoint: DriverEndpoint): EndpointBody & { host: string } {

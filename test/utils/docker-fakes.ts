@@ -32,7 +32,7 @@ export class FakeCluster {
     const cidr = parseCidr(req.subnet)!
     const body: NetworkBody = {
       name: req.name, vni: req.vni ?? 4242, subnet: cidr.text, gateway: req.gateway ?? intToIp(cidr.firstHost), mtu: req.mtu ?? 0,
-      options: new Map(), creator: 'fake', createdAtMs: 0n
+      options: new Map(), creator: 'fake', createdAtMs: 0n, internal: false
     }
     this.networks.set(req.name, body)
     return body

@@ -772,6 +772,7 @@ export interface NetworkBody {
   options: Map<string, string>
   creator: string
   createdAtMs: bigint
+  internal: boolean
 }
 
 export namespace NetworkBody {
@@ -938,6 +939,11 @@ export namespace NetworkBody {
           w.uint64(obj.createdAtMs)
         }
 
+        if ((obj.internal != null && obj.internal !== false)) {
+          w.uint32(72)
+          w.bool(obj.internal)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -950,7 +956,8 @@ export namespace NetworkBody {
           mtu: 0,
           options: new Map<string, string>(),
           creator: '',
-          createdAtMs: 0n
+          createdAtMs: 0n,
+          internal: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -998,6 +1005,10 @@ export namespace NetworkBody {
             }
             case 8: {
               obj.createdAtMs = reader.uint64()
+              break
+            }
+            case 9: {
+              obj.internal = reader.bool()
               break
             }
             default: {
@@ -1083,6 +1094,13 @@ export namespace NetworkBody {
               }
               break
             }
+            case 9: {
+              yield {
+                field: `${prefix}.internal`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1136,6 +1154,11 @@ export namespace NetworkBody {
     value: bigint
   }
 
+  export interface NetworkBodyInternalFieldEvent {
+    field: '$.internal'
+    value: boolean
+  }
+
   export function encode (obj: Partial<NetworkBody>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, NetworkBody.codec())
   }
@@ -1144,7 +1167,7 @@ export namespace NetworkBody {
     return decodeMessage(buf, NetworkBody.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NetworkBody>): Generator<NetworkBodyNameFieldEvent | NetworkBodyVniFieldEvent | NetworkBodySubnetFieldEvent | NetworkBodyGatewayFieldEvent | NetworkBodyMtuFieldEvent | NetworkBodyOptionsFieldEvent | NetworkBodyCreatorFieldEvent | NetworkBodyCreatedAtMsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NetworkBody>): Generator<NetworkBodyNameFieldEvent | NetworkBodyVniFieldEvent | NetworkBodySubnetFieldEvent | NetworkBodyGatewayFieldEvent | NetworkBodyMtuFieldEvent | NetworkBodyOptionsFieldEvent | NetworkBodyCreatorFieldEvent | NetworkBodyCreatedAtMsFieldEvent | NetworkBodyInternalFieldEvent> {
     return streamMessage(buf, NetworkBody.codec(), opts)
   }
 }

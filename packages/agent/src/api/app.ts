@@ -16,6 +16,7 @@ const createNetworkBody = z.strictObject({
   vni: z.number().int().min(1).max(0xffffff).optional(),
   mtu: z.number().int().min(576).max(9000).optional(),
   gateway: z.string().optional(),
+  internal: z.boolean().optional(),
   options: z.record(z.string(), z.string()).optional()
 })
 const joinBody = z.strictObject({ seed: z.string().min(1) })

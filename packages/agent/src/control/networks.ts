@@ -16,6 +16,8 @@ export interface CreateNetworkRequest {
   vni?: number
   mtu?: number
   gateway?: string
+  /** no egress (docker network create --internal) */
+  internal?: boolean
   options?: Record<string, string>
 }
 
@@ -79,7 +81,8 @@ export class Networks {
       mtu: req.mtu ?? 0,
       options: new Map(Object.entries(req.options ?? {})),
       creator: this.#state.peerId,
-      createdAtMs: BigInt(Date.now())
+      createdAtMs: BigInt(Date.now()),
+      internal: req.internal === true
     }
     try {
       checkNetwork(body)
@@ -107,6 +110,7 @@ export function networkToJson (n: NetworkBody): Record<string, unknown> {
     subnet: n.subnet,
     gateway: n.gateway,
     mtu: n.mtu === 0 ? null : n.mtu,
+    internal: n.internal,
     options: Object.fromEntries(n.options),
     creator: n.creator,
     createdAt: new Date(Number(n.createdAtMs)).toISOString()

@@ -95,3 +95,12 @@ export const ZERO_MAC = '00:00:00:00:00:00'
 
 /** Bounded history of errors kept for status(). */
 export const MAX_LAST_ERRORS = 20
+
+/** One `nft` run (a listing or a transaction): it normally takes ~10 ms; a hung one must
+ * not hold the kernel queue (every other change waits behind it). */
+export const NFT_TIMEOUT_MS = 10_000
+
+/** Passes that look at the firewall in the kernel even when the desired rules are what
+ * the last pass applied: a flush by hand (`nft flush ruleset`, `iptables -F`) sends no
+ * netlink event we listen to, so the periodic resync is what repairs it. */
+export const FIREWALL_OBSERVE_REASONS = ['start', 'resync', 'reconcileNow', 'retry'] as const

@@ -14,6 +14,7 @@ import { DEFAULT_VXLAN_PORT, VXLAN_IPV4_OVERHEAD, ZERO_MAC } from './constants.j
 import { bridgeName, normalizeMac, vethName, vxlanName } from './names.js'
 import type { AddressEntry, DataplaneInput, DesiredKernelState, DesiredLink, FdbEntry, NeighbourEntry } from './types.js'
 import type { NetworkBody } from '../state/types.js'
+import type { FirewallNetwork } from './firewall.js'
 import { parseCidr } from '../net/addr.js'
 import { isIPv4 } from 'node:net'
 
@@ -32,13 +33,19 @@ function byString<T> (key: (item: T) => string): (a: T, b: T) => number {
   }
 }
 
-export function computeDesired (input: DataplaneInput): DesiredKernelState {
+export interface ComputeDesiredOptions {
+  /** The firewall is in the kernel: egress networks' bridges may forward. */
+  egress?: boolean
+}
+
+export function computeDesired (input: DataplaneInput, options: ComputeDesiredOptions = {}): DesiredKernelState {
   const { self } = input
   const warnings: string[] = []
   const links: DesiredLink[] = []
   const addresses: AddressEntry[] = []
   const neighbours: NeighbourEntry[] = []
   const fdb: FdbEntry[] = []
+  const programmed: FirewallNetwork[] = []
   const selfPort = self.vxlanPort > 0 ? self.vxlanPort : DEFAULT_VXLAN_PORT
 
   // Sorted so that the output (and so the op order, and the winner of any clash) does
@@ -75,7 +82,9 @@ export function computeDesired (input: DataplaneInput): DesiredKernelState {
     const vxlan = vxlanName(network.vni)
     const mtu = computeOverlayMtu(network, self.underlayMtu)
 
-    links.push({ type: 'bridge', name: bridge, network: network.name, vni: network.vni, mtu })
+    const egress = network.internal !== true
+    links.push({ type: 'bridge', name: bridge, network: network.name, vni: network.vni, mtu, forwarding: egress && options.egress === true })
+    programmed.push({ name: network.name, bridge, subnet: network.subnet, gateway: network.gateway, egress })
     links.push({
       type: 'vxlan',
       name: vxlan,
@@ -153,7 +162,8 @@ export function computeDesired (input: DataplaneInput): DesiredKernelState {
     }
   }
 
-  return { links, addresses, neighbours, fdb, warnings }
+  const ipForward = links.some(link => link.type === 'bridge' && link.forwarding)
+  return { links, addresses, neighbours, fdb, networks: programmed, ipForward, warnings }
 }
 
 /** The kernel reports NDA_PORT only when it differs from the device's dstport; mirror that. */

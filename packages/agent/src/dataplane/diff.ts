@@ -57,6 +57,9 @@ export function diffKernel (desired: DesiredKernelState, observed: ObservedKerne
   // (or never was), so every desired entry on them is added.
   const fresh = new Set<string>()
   const linkOps: KernelOp[] = []
+  // First: writing ip_forward resets every device's forwarding, so the per-bridge settings
+  // below must come after it.
+  if (desired.ipForward && observed.ipForward !== true) linkOps.push({ kind: 'sysctl.ipForward' })
 
   const links = [...desired.links].sort((a, b) => LINK_ORDER[a.type] - LINK_ORDER[b.type])
   for (const link of links) {
@@ -75,7 +78,11 @@ export function diffKernel (desired: DesiredKernelState, observed: ObservedKerne
         // Before any port joins it: a new bridge starts with the host's ip_forward, and a
         // change of ip_forward resets every device's.
         // (observed only on bridges: a new or re-created one has it undefined)
-        if (seen?.forwarding !== false) linkOps.push({ kind: 'link.forwardingOff', name: link.name })
+        if (link.forwarding) {
+          if (seen?.forwarding !== true) linkOps.push({ kind: 'link.forwardingOn', name: link.name })
+        } else if (seen?.forwarding !== false) {
+          linkOps.push({ kind: 'link.forwardingOff', name: link.name })
+        }
         break
       }
       case 'vxlan': {

@@ -104,6 +104,8 @@ function phaseOf (op: KernelOp): Phase {
     case 'link.ensureVxlan':
     case 'link.set':
     case 'link.forwardingOff':
+    case 'link.forwardingOn':
+    case 'sysctl.ipForward':
     case 'addr.add':
       return 'links'
     case 'neigh.set':
@@ -182,6 +184,8 @@ function parseNetconf (data: Uint8Array): { ifindex?: number, forwarding?: numbe
   return out
 }
 
+const IP_FORWARD_PATH = '/proc/sys/net/ipv4/ip_forward'
+
 function forwardingPath (dev: string): string {
   return `/proc/sys/net/ipv4/conf/${dev}/forwarding`
 }
@@ -199,6 +203,8 @@ function describeOp (op: KernelOp): string {
     case 'link.ensureVxlan': return `ensure vxlan ${op.name} (vni ${op.params.vni})`
     case 'link.set': return `set link ${op.name}`
     case 'link.forwardingOff': return `disable forwarding on ${op.name}`
+    case 'link.forwardingOn': return `enable forwarding on ${op.name}`
+    case 'sysctl.ipForward': return 'set net.ipv4.ip_forward=1'
     case 'link.del': return `delete link ${op.name}`
     case 'addr.add': return `add address ${op.ip}/${op.prefixLen} on ${op.dev}`
     case 'addr.del': return `delete address ${op.ip}/${op.prefixLen} on ${op.dev}`
@@ -328,7 +334,10 @@ export class NetlinkKernel {
       if (link !== undefined) underlay = { name: link.name, index: link.index, mtu: link.mtu }
     }
 
-    return { state: { links, addresses, neighbours, fdb }, underlay }
+    const ipForward = await readFile(IP_FORWARD_PATH, 'utf8').then(v => v.trim() !== '0', () => undefined)
+    const state: ObservedKernelState = { links, addresses, neighbours, fdb }
+    if (ipForward !== undefined) state.ipForward = ipForward
+    return { state, underlay }
   }
 
   #parseLink (message: rt.LinkMessage): ObservedLink | undefined {
@@ -406,7 +415,7 @@ export class NetlinkKernel {
         }
       } else {
         // Resolve each device once up front, not once per request.
-        for (const dev of new Set(batch.map(op => 'dev' in op ? op.dev : op.name))) await this.#indexOf(dev).catch(() => {})
+        for (const dev of new Set(batch.map(op => 'dev' in op ? op.dev : 'name' in op ? op.name : ''))) if (dev !== '') await this.#indexOf(dev).catch(() => {})
         // Neighbours and FDB entries (nearly all of a big pass) go many per datagram;
         // the few address deletions one request each.
         const entries = batch.filter(isEntryOp)
@@ -497,7 +506,13 @@ export class NetlinkKernel {
         await this.ensureBridge(op.name, op.mtu, op.recreate)
         return
       case 'link.forwardingOff':
-        await this.disableForwarding(op.name)
+        await this.setForwarding(forwardingPath(op.name), false, `disable forwarding on ${op.name}`)
+        return
+      case 'link.forwardingOn':
+        await this.setForwarding(forwardingPath(op.name), true, `enable forwarding on ${op.name}`)
+        return
+      case 'sysctl.ipForward':
+        await this.setForwarding(IP_FORWARD_PATH, true, 'set net.ipv4.ip_forward=1')
         return
       case 'link.ensureVxlan':
         await this.ensureVxlan({ name: op.name, params: op.params, mtu: op.mtu, master: op.master, recreate: op.recreate, underlayIndex: context.underlayIndex })
@@ -581,11 +596,11 @@ export class NetlinkKernel {
    * net.ipv4.ip_forward resets every device's, which the next observe sees (diff.ts).
    * /proc/sys/net shows this process's network namespace, as netlink does.
    */
-  async disableForwarding (bridge: string): Promise<void> {
+  async setForwarding (path: string, on: boolean, what: string): Promise<void> {
     try {
-      await writeFile(forwardingPath(bridge), '0\n')
+      await writeFile(path, on ? '1\n' : '0\n')
     } catch (err) {
-      throw new NetlinkError(`disable forwarding on ${bridge}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code, { cause: err })
+      throw new NetlinkError(`${what}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code, { cause: err })
     }
   }
 

@@ -34,8 +34,10 @@
  *   "delete everything".
  */
 import type { Logger } from 'pino'
-import { DEFAULT_RESYNC_INTERVAL_MS, EVENT_DEBOUNCE_MS, MAX_LAST_ERRORS, RETRY_BASE_MS } from './constants.js'
+import { DEFAULT_RESYNC_INTERVAL_MS, EVENT_DEBOUNCE_MS, FIREWALL_OBSERVE_REASONS, MAX_LAST_ERRORS, RETRY_BASE_MS } from './constants.js'
 import { computeDesired, computeOverlayMtu } from './desired.js'
+import { computeFirewall, diffFirewall, type DesiredFirewall } from './firewall.js'
+import { NftFirewall } from './nft.js'
 import { countOps, diffKernel } from './diff.js'
 import { DataplaneError } from './errors.js'
 import { bridgeName, normalizeMac, vethName, vethPeerName, vxlanName } from './names.js'
@@ -62,6 +64,8 @@ export interface DataplaneInit {
   resyncIntervalMs?: number
   /** Netlink requests in flight at once (default 128). */
   maxInFlight?: number
+  /** The nft binary (default `nft` from PATH). */
+  nftPath?: string
 }
 
 export interface AttachOptions {
@@ -128,6 +132,22 @@ export interface ReconcileResult {
   warnings: string[]
   underlay: UnderlayDevice | undefined
   durationMs: number
+  /** What the pass did to the firewall: undefined when it did not look. */
+  firewall?: { commands: number, error?: string }
+}
+
+export interface FirewallStatus {
+  /** The rules this host needs are in the kernel (egress and published ports work). */
+  ok: boolean
+  /** Why not, when not (nft missing, a refused transaction). */
+  error?: string
+  table: string
+  rules: number
+  /** Transactions applied (each one replaces the table or fixes the compat rules). */
+  transactions: number
+  failures: number
+  lastAppliedAt?: number
+  ports: DesiredFirewall['ports']
 }
 
 export interface DataplaneStatus {
@@ -143,6 +163,7 @@ export interface DataplaneStatus {
   neighbourLimits?: NeighbourLimitsResult
   /** Queue items waiting or running. */
   queued: number
+  firewall: FirewallStatus
 }
 
 export interface Dataplane {
@@ -173,6 +194,7 @@ type RunState =
   | {
     status: 'started'
     kernel: NetlinkKernel
+    firewall: NftFirewall
     queue: KernelQueue
     unwatch: () => void
     resyncTimer: NodeJS.Timeout
@@ -204,7 +226,11 @@ export class DataplaneReconciler implements Dataplane {
   #lastUnderlayWarning = ''
   /** What the last pass programmed (its desired state, serialized) and whether every op of
    * it succeeded: an update that leaves the desired state as it is needs no pass. */
-  #lastPass: { underlay: UnderlayDevice | undefined, desiredKey: string, clean: boolean } | undefined
+  #lastPass: { underlay: UnderlayDevice | undefined, desiredKey: string, clean: boolean, egress: boolean } | undefined
+  /** The firewall the last successful transaction (or check) left in the kernel. */
+  #firewallKey: string | undefined
+  #firewall: FirewallStatus = { ok: false, table: 'inet meshplane', rules: 0, transactions: 0, failures: 0, ports: [] }
+  readonly #nftPath: string | undefined
   #passesInFlight = 0
 
   constructor (components: DataplaneComponents, init: DataplaneInit = {}) {
@@ -212,6 +238,7 @@ export class DataplaneReconciler implements Dataplane {
     this.#metrics = components.metrics
     this.#resyncIntervalMs = init.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS
     this.#maxInFlight = init.maxInFlight
+    this.#nftPath = init.nftPath
     if (!(this.#resyncIntervalMs > 0)) throw new DataplaneError('E_DATAPLANE_CONFIG', `resyncIntervalMs must be positive, got ${this.#resyncIntervalMs}`)
   }
 
@@ -226,6 +253,7 @@ export class DataplaneReconciler implements Dataplane {
   async #start (): Promise<void> {
     const queue = new KernelQueue(this.#maxInFlight === undefined ? {} : { maxInFlight: this.#maxInFlight })
     const kernel = new NetlinkKernel({ logger: this.#log })
+    const firewall = new NftFirewall({ logger: this.#log }, this.#nftPath === undefined ? {} : { nftPath: this.#nftPath })
     try {
       this.#neighbourLimits = await raiseNeighbourLimits()
       if (this.#neighbourLimits.unavailable !== undefined) this.#log.info({ reason: this.#neighbourLimits.unavailable }, 'neighbour table limits left as they are')
@@ -237,7 +265,7 @@ export class DataplaneReconciler implements Dataplane {
     }
     const unwatch = kernel.watch(reason => { this.#onKernelEvent(reason) })
     const resyncTimer = setInterval(() => { this.#scheduleInBackground('resync') }, this.#resyncIntervalMs)
-    this.#state = { status: 'started', kernel, queue, unwatch, resyncTimer, debounceTimer: undefined, retryTimer: undefined }
+    this.#state = { status: 'started', kernel, firewall, queue, unwatch, resyncTimer, debounceTimer: undefined, retryTimer: undefined }
     this.#log.info({ resyncIntervalMs: this.#resyncIntervalMs, maxInFlight: queue.window.maxInFlight }, 'dataplane started')
     if (this.#input !== undefined) this.#scheduleInBackground('start')
   }
@@ -269,7 +297,11 @@ export class DataplaneReconciler implements Dataplane {
       // for them. Drift is still repaired by events and the periodic resync.
       // Only while no pass is queued or running: that one may program another state.
       const last = this.#lastPass
-      if (this.#passesInFlight === 0 && last?.clean === true && desiredKey(computeDesired(this.#effectiveInput(last.underlay))) === last.desiredKey) return
+      if (this.#passesInFlight === 0 && last?.clean === true) {
+        const effective = this.#effectiveInput(last.underlay)
+        const desired = computeDesired(effective, { egress: last.egress })
+        if (desiredKey(desired, firewallOf(desired, effective)) === last.desiredKey) return
+      }
       if (this.#state.status === 'started') this.#scheduleInBackground('update')
     } catch (err) {
       // update() is called from state-change handlers that must not fail because of us.
@@ -357,7 +389,14 @@ export class DataplaneReconciler implements Dataplane {
     // Read after the dumps: the newest input, against the freshest view of the kernel.
     this.#dropAdoptedAttachments()
     const input = this.#effectiveInput(observation.underlay)
-    const desired = computeDesired(input)
+    // The firewall first: an egress bridge forwards only once the rules that isolate it are
+    // in the kernel; without them (no nft, a refused transaction) every bridge keeps
+    // forwarding off, as before egress existed.
+    const withEgress = computeDesired(input, { egress: true })
+    const firewallDesired = firewallOf(withEgress, input)
+    const firewall = await this.#syncFirewall(firewallDesired, withEgress.networks.length > 0, reason)
+    const egress = firewall.error === undefined && this.#firewall.ok
+    const desired = egress ? withEgress : computeDesired(input, { egress: false })
     const ops = diffKernel(desired, observation.state)
     const context = observation.underlay === undefined ? {} : { underlayIndex: observation.underlay.index }
     const applied = await kernel.apply(ops, window, context)
@@ -369,13 +408,15 @@ export class DataplaneReconciler implements Dataplane {
     this.#netlinkErrors += applied.failed.length
     this.#lastReconcile = { at: Date.now(), durationMs, reason, ops: ops.length, failed: applied.failed.length, removed }
     this.#programmed = countProgrammed(desired, applied.failed)
-    this.#lastPass = { underlay: observation.underlay, desiredKey: desiredKey(desired), clean: applied.failed.length === 0 }
+    const clean = applied.failed.length === 0 && firewall.error === undefined
+    this.#lastPass = { underlay: observation.underlay, desiredKey: desiredKey(desired, firewallOf(desired, input)), clean, egress }
 
     for (const warning of desired.warnings) this.#log.warn({ reason: warning }, 'input not programmed')
     const fields = { reason, ops: ops.length, byKind, failed: applied.failed.length, durationMs: Math.round(durationMs) }
     if (ops.length > 0) this.#log.info(fields, 'reconciled')
     else this.#log.debug(fields, 'reconciled, nothing to do')
 
+    if (firewall.error !== undefined && withEgress.networks.length > 0) this.#scheduleRetry()
     if (applied.failed.length > 0) {
       for (const failure of applied.failed.slice(0, LOGGED_FAILURES)) {
         this.#log.warn({ op: failure.op, error: failure.error }, 'kernel op failed, will retry')
@@ -383,13 +424,55 @@ export class DataplaneReconciler implements Dataplane {
       }
       if (applied.failed.length > LOGGED_FAILURES) this.#log.warn({ more: applied.failed.length - LOGGED_FAILURES }, 'more kernel ops failed')
       this.#scheduleRetry()
-    } else {
+    } else if (clean) {
       this.#retryAttempt = 0
     }
 
-    const result = { reason, ops: ops.length, byKind, applied: applied.applied, failed: applied.failed, removed, warnings: desired.warnings, underlay: observation.underlay, durationMs }
+    const result: ReconcileResult = { reason, ops: ops.length, byKind, applied: applied.applied, failed: applied.failed, removed, warnings: [...desired.warnings, ...firewallDesired.warnings], underlay: observation.underlay, durationMs }
+    if (firewall.looked) result.firewall = firewall.error === undefined ? { commands: firewall.commands } : { commands: firewall.commands, error: firewall.error }
     this.#metrics?.reconciled(result)
     return result
+  }
+
+  /**
+   * Brings the kernel's firewall to `desired`, in one transaction when it differs. Looks
+   * at the kernel only when the desired rules changed since the last transaction, or on a
+   * resync-like pass (FIREWALL_OBSERVE_REASONS, kernel events): a record update that leaves
+   * the rules as they are costs no `nft` run.
+   */
+  async #syncFirewall (desired: DesiredFirewall, needed: boolean, reason: string): Promise<{ looked: boolean, commands: number, error?: string }> {
+    const { firewall } = this.#started()
+    const key = firewallKey(desired)
+    const observeAnyway = reason.startsWith('event') || (FIREWALL_OBSERVE_REASONS as readonly string[]).includes(reason)
+    this.#firewall.ports = desired.ports
+    if (key === this.#firewallKey && this.#firewall.ok && !observeAnyway) return { looked: false, commands: 0 }
+    let commands = 0
+    try {
+      const observed = await firewall.observe()
+      const change = diffFirewall(desired, observed)
+      commands = change.length
+      if (change.length > 0) {
+        await firewall.apply(change)
+        this.#firewall.transactions++
+        this.#firewall.lastAppliedAt = Date.now()
+        this.#log.info({ reason, commands: change.length, rules: desired.chains.reduce((n, c) => n + c.rules.length, 0) }, 'firewall applied')
+      }
+      this.#firewallKey = key
+      this.#firewall.ok = true
+      delete this.#firewall.error
+      this.#firewall.rules = desired.chains.reduce((n, c) => n + c.rules.length, 0)
+      return { looked: true, commands }
+    } catch (err) {
+      const message = (err as Error).message
+      this.#firewallKey = undefined
+      this.#firewall.ok = false
+      if (!needed) return { looked: true, commands, error: message } // nothing programmed: nothing lost
+      this.#firewall.failures++
+      if (this.#firewall.error !== message) this.#log.warn({ err: message }, 'firewall not applied: egress and published ports are off, networks stay isolated')
+      this.#firewall.error = message
+      this.#recordError(`firewall: ${message}`)
+      return { looked: true, commands, error: message }
+    }
   }
 
   /** The input plus attached-but-not-yet-recorded endpoints, with the kernel's underlay MTU. */
@@ -543,7 +626,8 @@ export class DataplaneReconciler implements Dataplane {
       reconciles: this.#reconciles,
       lastErrors: [...this.#lastErrors],
       netlinkErrors: this.#netlinkErrors,
-      queued: this.#state.status === 'started' ? this.#state.queue.size : 0
+      queued: this.#state.status === 'started' ? this.#state.queue.size : 0,
+      firewall: { ...this.#firewall, ports: [...this.#firewall.ports] }
     }
     if (this.#lastReconcile !== undefined) status.lastReconcile = { ...this.#lastReconcile }
     if (this.#neighbourLimits !== undefined) status.neighbourLimits = this.#neighbourLimits
@@ -595,7 +679,22 @@ function linkProblems (opts: Pick<EndpointVethOptions, 'mac' | 'mtu' | 'network'
   return problems
 }
 
-/** A desired kernel state as a comparable string (warnings aside: they are not kernel state). */
-function desiredKey (desired: DesiredKernelState): string {
-  return JSON.stringify({ ...desired, warnings: undefined })
+/** A desired kernel state and firewall as a comparable string (warnings aside: they are
+ * not kernel state). */
+function desiredKey (desired: DesiredKernelState, firewall: DesiredFirewall): string {
+  return JSON.stringify({ ...desired, warnings: undefined }) + firewallKey(firewall)
+}
+
+function firewallKey (firewall: DesiredFirewall): string {
+  return JSON.stringify(firewall.chains.map(chain => [chain.name, chain.base?.hook ?? '', ...chain.rules.map(r => r.comment)]))
+}
+
+function firewallOf (desired: DesiredKernelState, input: DataplaneInput): DesiredFirewall {
+  const init: Parameters<typeof computeFirewall>[0] = {
+    networks: desired.networks,
+    clusterSubnets: input.networks.map(n => n.subnet),
+    ports: input.ports ?? []
+  }
+  if (input.serviceAddress !== undefined) init.serviceAddress = input.serviceAddress
+  return computeFirewall(init)
 }

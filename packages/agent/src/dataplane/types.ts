@@ -5,6 +5,7 @@
  * desired.ts and diff.ts stay pure and testable without root.
  */
 import type { EndpointBody, NetworkBody } from '../state/types.js'
+import type { FirewallNetwork, PublishedPort } from './firewall.js'
 
 export interface DataplaneSelf {
   peerId: string
@@ -27,6 +28,10 @@ export interface DataplaneInput {
   endpoints: Array<EndpointBody & { host: string }>
   /** Alive hosts, self included. */
   hosts: Map<string, DataplaneHost>
+  /** This host's published ports (Docker's -p): local knowledge, never gossiped. */
+  ports?: PublishedPort[]
+  /** The resolver's service address, reachable from every bridge on port 53. */
+  serviceAddress?: string
 }
 
 // ---- desired ----------------------------------------------------------------------
@@ -38,6 +43,9 @@ export interface DesiredBridge {
   vni: number
   /** undefined: MTU unknown (no network MTU and no underlay MTU), leave it to the kernel. */
   mtu: number | undefined
+  /** IPv4 forwarding on the bridge: only for an egress network, and only once the firewall
+   * that isolates it is in the kernel (firewall.ts). */
+  forwarding: boolean
 }
 
 /** The properties that decide whether an existing VXLAN device can be adopted. */
@@ -96,6 +104,11 @@ export interface DesiredKernelState {
   addresses: AddressEntry[]
   neighbours: NeighbourEntry[]
   fdb: FdbEntry[]
+  /** The programmed networks, for the firewall (firewall.ts). */
+  networks: FirewallNetwork[]
+  /** net.ipv4.ip_forward must be 1 (an egress bridge is programmed). false: left as it is,
+   * never turned off (other things on the host may route). */
+  ipForward: boolean
   /** Input that could not be programmed, with the reason (bad MAC, VNI clash, unknown host…). */
   warnings: string[]
 }
@@ -135,6 +148,8 @@ export interface ObservedKernelState {
   neighbours: ObservedNeighbour[]
   /** AF_BRIDGE neighbours (FDB entries) that carry a MAC. */
   fdb: ObservedFdb[]
+  /** net.ipv4.ip_forward; undefined when unreadable. */
+  ipForward?: boolean
 }
 
 // ---- operations -------------------------------------------------------------------
@@ -148,8 +163,13 @@ export type KernelOp =
   | { kind: 'link.ensureBridge', name: string, mtu: number | undefined, recreate?: string }
   | { kind: 'link.ensureVxlan', name: string, params: VxlanParams, mtu: number | undefined, master: string, recreate?: string }
   | { kind: 'link.set', name: string, mtu?: number, master?: string, up?: true }
-  /** a network bridge routes nothing (netlink.ts disableForwarding) */
+  /** a network bridge routes nothing (netlink.ts setForwarding) */
   | { kind: 'link.forwardingOff', name: string }
+  /** an egress network's bridge routes (its firewall is in place) */
+  | { kind: 'link.forwardingOn', name: string }
+  /** net.ipv4.ip_forward=1, as Docker and flannel set it: egress replies and published
+   * ports arrive on the underlay device, which must forward too */
+  | { kind: 'sysctl.ipForward' }
   | { kind: 'addr.add', dev: string, ip: string, prefixLen: number }
   | { kind: 'neigh.set', dev: string, ip: string, mac: string }
   | { kind: 'fdb.add', dev: string, mac: string, dst: string, port?: number }
