@@ -132,6 +132,13 @@ export interface Cluster {
   /** Creates one more namespace "<host ns>-<name>" (just the namespace, lo up), removed by destroy(). */
   addContainer(host: Host | number | string, name: string): Promise<Container>;
 
+  /**
+   * An "outside world": a namespace "<prefix>-out" on the underlay bridge with address
+   * a.b.c.200, running no agent (a web server, a UDP echo, a DNS server for tests). Made
+   * at most once; removed by destroy().
+   */
+  addOutside(): Promise<{ name: string, ip: string }>;
+
   /** Kills tracked processes (SIGTERM, SIGKILL after 3 s), deletes every namespace made here. Idempotent. */
   destroy(): Promise<void>;
 }
@@ -384,6 +391,19 @@ class NetnsCluster implements Cluster {
       this.underlay,
       this.hosts.flatMap((h) => [`link set ${h.port} master br0`, `link set ${h.port} up`]),
     );
+  }
+
+  private outside: { name: string, ip: string } | undefined;
+
+  async addOutside(): Promise<{ name: string, ip: string }> {
+    if (this.outside !== undefined) return this.outside;
+    const name = `${this.prefix}-out`;
+    const ip = this.subnet.replace(/\.0\/\d+$/, '.200');
+    await this.makeNamespace(name);
+    await ipBatch(this.underlay, [`link add out0 type veth peer name eth0 netns ${name}`, 'link set out0 master br0', 'link set out0 up']);
+    await ipBatch(name, ['link set lo up', `addr add ${ip}/${this.prefixLength} dev eth0`, 'link set eth0 up']);
+    this.outside = { name, ip };
+    return this.outside;
   }
 
   async addContainer(ref: Host | number | string, name: string): Promise<Container> {

@@ -6,6 +6,10 @@
  * the same kernel as netlink does.
  */
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { FIREWALL_FAMILY, FIREWALL_TABLE, type NftCommand, type ObservedChain, type ObservedFirewall } from './firewall.js'
 import { NFT_TIMEOUT_MS } from './constants.js'
@@ -28,7 +32,7 @@ export class NftFirewall {
 
   constructor (components: { logger: Logger }, init: { nftPath?: string } = {}) {
     this.#log = components.logger
-    this.#nft = init.nftPath ?? 'nft'
+    this.#nft = init.nftPath ?? findNft()
   }
 
   async observe (): Promise<ObservedFirewall> {
@@ -46,22 +50,36 @@ export class NftFirewall {
   async apply (commands: NftCommand[]): Promise<void> {
     if (commands.length === 0) return
     this.#log.debug({ commands: commands.length }, 'nft transaction')
-    await this.#run(['-j', '-f', '-'], JSON.stringify({ nftables: commands }))
+    // A file, not stdin: nft opens /dev/stdin, which fails (ENXIO) on the socketpair Node
+    // gives a child for its stdin.
+    const dir = await mkdtemp(join(tmpdir(), 'meshplane-nft-'))
+    try {
+      const file = join(dir, 'transaction.json')
+      await writeFile(file, JSON.stringify({ nftables: commands }), { mode: 0o600 })
+      await this.#run(['-j', '-f', file])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   }
 
   /** undefined when the table or chain does not exist. */
   async #list (args: string[]): Promise<NftOutput | undefined> {
     try {
-      return JSON.parse(await this.#run(['-j', ...args])) as NftOutput
+      const out = await this.#run(['-j', ...args])
+      try {
+        return JSON.parse(out) as NftOutput
+      } catch {
+        throw new NftError(`nft ${args.join(' ')}: unreadable output ${JSON.stringify(out.slice(0, 80))}`)
+      }
     } catch (err) {
       if (err instanceof NftError && err.code === 'ENOENT_OBJECT') return undefined
       throw err
     }
   }
 
-  async #run (args: string[], stdin?: string): Promise<string> {
+  async #run (args: string[]): Promise<string> {
     return await new Promise((resolve, reject) => {
-      const child = spawn(this.#nft, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: NFT_TIMEOUT_MS })
+      const child = spawn(this.#nft, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: NFT_TIMEOUT_MS })
       const out: Buffer[] = []
       const err: Buffer[] = []
       child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
@@ -78,11 +96,19 @@ export class NftFirewall {
         const line = stderr.split('\n').find(l => l.startsWith('Error:')) ?? stderr.split('\n')[0] ?? ''
         reject(new NftError(`nft ${args.slice(0, 4).join(' ')} failed (${signal ?? `exit ${status}`}): ${line}`, absent ? 'ENOENT_OBJECT' : undefined))
       })
-      child.stdin.on('error', () => {})
-      child.stdin.end(stdin ?? '')
     })
   }
 }
+
+/**
+ * Debian's nft, by absolute path: PATH is not to be trusted for it (npm puts
+ * node_modules/.bin first, and @vercel/nft, a build tool, installs a `nft` there).
+ */
+export function findNft (): string {
+  return NFT_CANDIDATES.find(path => existsSync(path)) ?? NFT_CANDIDATES[0]!
+}
+
+const NFT_CANDIDATES = ['/usr/sbin/nft', '/sbin/nft', '/usr/local/sbin/nft', '/usr/bin/nft']
 
 function parseRules (output: NftOutput, chain?: string): Array<{ chain: string, handle: number, comment: string }> {
   const rules: Array<{ chain: string, handle: number, comment: string }> = []
