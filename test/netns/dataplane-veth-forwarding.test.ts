@@ -7,7 +7,7 @@
  *   is still in the host namespace, 'peer-moved' once it is in a container namespace (moved
  *   and renamed there, as libnetwork does, or born there by attach), 'absent' when the pair
  *   is gone (never made, detached, or its container namespace deleted).
- * - forwarding off: every network bridge gets net.ipv4.conf.<bridge>.forwarding = 0 (the
+ * - forwarding off, on a host without nftables (no firewall, so no egress): every network bridge gets net.ipv4.conf.<bridge>.forwarding = 0 (the
  *   link.forwardingOff op: a new bridge right after it is made, any bridge observed with it
  *   on), with IPv4 forwarding on in the host namespace, as dockerd leaves it. Two networks
  *   on one host then do not route into each other; a hand change or an ip_forward toggle
@@ -32,6 +32,10 @@ const CONTROL = fileURLToPath(new URL('../utils/dataplane-control.js', import.me
 const LONG_RESYNC_MS = 600_000
 const RESYNC_MS = 1000
 const CALL_TIMEOUT_MS = 20_000
+/** These hosts have no nftables: without the firewall that isolates networks, every bridge
+ * keeps forwarding off (egress off), which is what these tests check. With the firewall,
+ * egress networks' bridges forward: test/netns/egress.test.ts. */
+const NO_NFT = '/nonexistent/nft'
 
 const BLUE: DriverNetwork = { name: 'blue', vni: 42, subnet: '10.240.0.0/16', gateway: '10.240.0.1', mtu: 0 }
 const GREEN: DriverNetwork = { name: 'green', vni: 43, subnet: '10.241.0.0/16', gateway: '10.241.0.1', mtu: 0 }
@@ -190,7 +194,7 @@ test.before(async () => {
 
   const host1 = hostAt(0)
   h1 = startControl(host1)
-  await h1.call('start', { resyncIntervalMs: LONG_RESYNC_MS })
+  await h1.call('start', { resyncIntervalMs: LONG_RESYNC_MS, nftPath: NO_NFT })
   await h1.call('update', inputFor(host1, [BLUE, GREEN], [B1, G1]))
   await h1.call('reconcileNow', {})
   await h1.call('attach', attachArgs(B1, BLUE, containerAt(0)))
@@ -198,7 +202,7 @@ test.before(async () => {
 
   const host2 = hostAt(1)
   h2 = startControl(host2)
-  await h2.call('start', { resyncIntervalMs: RESYNC_MS })
+  await h2.call('start', { resyncIntervalMs: RESYNC_MS, nftPath: NO_NFT })
   await h2.call('update', inputFor(host2, [BLUE], [B1]))
   await h2.call('reconcileNow', {})
 })
@@ -289,7 +293,7 @@ test.serial('two networks on one host are isolated; with the agent away and forw
   await setSysctl(ns, `net.ipv4.conf.${GREEN_BRIDGE}.forwarding`, '1')
   t.true(await ping(blue, G1.ipv4), 'with forwarding on, blue reaches green')
 
-  await c.call('start', { resyncIntervalMs: LONG_RESYNC_MS })
+  await c.call('start', { resyncIntervalMs: LONG_RESYNC_MS, nftPath: NO_NFT })
   await waitUntil('forwarding off after the start pass', async () => await forwarding(ns, BLUE_BRIDGE) === '0' && await forwarding(ns, GREEN_BRIDGE) === '0', 5_000)
   t.false(await ping(blue, G1.ipv4), 'isolated again')
 })
@@ -322,7 +326,7 @@ test.serial('a refused forwarding write (read-only /proc/sys) is recorded and re
     'unshare', '--mount', '--propagation', 'private', 'sh', '-c',
     'mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec "$@"', 'sh'
   ])
-  await c.call('start', { resyncIntervalMs: LONG_RESYNC_MS })
+  await c.call('start', { resyncIntervalMs: LONG_RESYNC_MS, nftPath: NO_NFT })
   await c.call('update', inputFor(host3, [BLUE], [B1]))
   const first = await c.call('reconcileNow', {})
   // A failed op like any other: in the pass's result (so in status, metrics and the

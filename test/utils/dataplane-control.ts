@@ -42,7 +42,8 @@ export interface ControlInput {
 type Named<T> = Omit<T, 'network'> & { network: string }
 
 export interface ControlCommands {
-  start: { resyncIntervalMs: number }
+  /** nftPath: the firewall's nft binary (a missing path: a host without nftables). */
+  start: { resyncIntervalMs: number, nftPath?: string }
   update: ControlInput
   reconcileNow: Record<string, never>
   attach: DriverAttach
@@ -92,8 +93,8 @@ function network (name: string): NetworkBody {
 async function run (cmd: keyof ControlCommands, args: unknown): Promise<unknown> {
   switch (cmd) {
     case 'start': {
-      const { resyncIntervalMs } = args as ControlCommands['start']
-      dataplane ??= createDataplane({ logger }, { resyncIntervalMs })
+      const { resyncIntervalMs, nftPath } = args as ControlCommands['start']
+      dataplane ??= createDataplane({ logger }, nftPath === undefined ? { resyncIntervalMs } : { resyncIntervalMs, nftPath })
       await dataplane.start()
       return null
     }

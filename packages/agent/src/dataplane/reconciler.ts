@@ -37,7 +37,7 @@ import type { Logger } from 'pino'
 import { DEFAULT_RESYNC_INTERVAL_MS, EVENT_DEBOUNCE_MS, FIREWALL_OBSERVE_REASONS, MAX_LAST_ERRORS, RETRY_BASE_MS } from './constants.js'
 import { computeDesired, computeOverlayMtu } from './desired.js'
 import { computeFirewall, diffFirewall, type DesiredFirewall } from './firewall.js'
-import { NftFirewall } from './nft.js'
+import { NftError, NftFirewall } from './nft.js'
 import { countOps, diffKernel } from './diff.js'
 import { DataplaneError } from './errors.js'
 import { bridgeName, normalizeMac, vethName, vethPeerName, vxlanName } from './names.js'
@@ -408,7 +408,8 @@ export class DataplaneReconciler implements Dataplane {
     this.#netlinkErrors += applied.failed.length
     this.#lastReconcile = { at: Date.now(), durationMs, reason, ops: ops.length, failed: applied.failed.length, removed }
     this.#programmed = countProgrammed(desired, applied.failed)
-    const clean = applied.failed.length === 0 && firewall.error === undefined
+    const firewallFailed = firewall.error !== undefined && firewall.unavailable !== true
+    const clean = applied.failed.length === 0 && !firewallFailed
     this.#lastPass = { underlay: observation.underlay, desiredKey: desiredKey(desired, firewallOf(desired, input)), clean, egress }
 
     for (const warning of desired.warnings) this.#log.warn({ reason: warning }, 'input not programmed')
@@ -416,7 +417,7 @@ export class DataplaneReconciler implements Dataplane {
     if (ops.length > 0) this.#log.info(fields, 'reconciled')
     else this.#log.debug(fields, 'reconciled, nothing to do')
 
-    if (firewall.error !== undefined && withEgress.networks.length > 0) this.#scheduleRetry()
+    if (firewallFailed && withEgress.networks.length > 0) this.#scheduleRetry()
     if (applied.failed.length > 0) {
       for (const failure of applied.failed.slice(0, LOGGED_FAILURES)) {
         this.#log.warn({ op: failure.op, error: failure.error }, 'kernel op failed, will retry')
@@ -440,7 +441,7 @@ export class DataplaneReconciler implements Dataplane {
    * resync-like pass (FIREWALL_OBSERVE_REASONS, kernel events): a record update that leaves
    * the rules as they are costs no `nft` run.
    */
-  async #syncFirewall (desired: DesiredFirewall, needed: boolean, reason: string): Promise<{ looked: boolean, commands: number, error?: string }> {
+  async #syncFirewall (desired: DesiredFirewall, needed: boolean, reason: string): Promise<{ looked: boolean, commands: number, error?: string, unavailable?: boolean }> {
     const { firewall } = this.#started()
     const key = firewallKey(desired)
     const observeAnyway = reason.startsWith('event') || (FIREWALL_OBSERVE_REASONS as readonly string[]).includes(reason)
@@ -464,14 +465,20 @@ export class DataplaneReconciler implements Dataplane {
       return { looked: true, commands }
     } catch (err) {
       const message = (err as Error).message
+      // No nft on this host: a fact of its setup, not a failure to retry; the resync looks
+      // again (nftables installed later is picked up without a restart).
+      const unavailable = err instanceof NftError && err.code === 'ENOENT'
       this.#firewallKey = undefined
       this.#firewall.ok = false
-      if (!needed) return { looked: true, commands, error: message } // nothing programmed: nothing lost
-      this.#firewall.failures++
-      if (this.#firewall.error !== message) this.#log.warn({ err: message }, 'firewall not applied: egress and published ports are off, networks stay isolated')
+      if (!needed) return { looked: true, commands, error: message, unavailable } // nothing programmed: nothing lost
+      const repeated = this.#firewall.error === message
       this.#firewall.error = message
-      this.#recordError(`firewall: ${message}`)
-      return { looked: true, commands, error: message }
+      if (!unavailable) this.#firewall.failures++
+      if (!repeated) {
+        this.#log.warn({ err: message }, 'firewall not applied: egress and published ports are off, networks stay isolated')
+        this.#recordError(`firewall: ${message}`)
+      }
+      return { looked: true, commands, error: message, unavailable }
     }
   }
 
