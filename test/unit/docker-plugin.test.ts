@@ -541,7 +541,109 @@ test('over real state replicas, before either host has the other\'s record, diff
   t.regex(String(ep.body.Err), /was also created on another host/)
 })
 
-test('optional methods answer: external connectivity, discovery, swarm allocation', async t => {
+/** Docker's portmap entry for -p [HOSTIP:]HOSTPORT[-END]:PORT[/proto] (libnetwork types.PortBinding). */
+function binding (port: number, hostPort: number, opts: { proto?: number, hostIp?: string, hostPortEnd?: number } = {}): Record<string, unknown> {
+  return { Proto: opts.proto ?? 6, IP: '', Port: port, HostIP: opts.hostIp ?? '', HostPort: hostPort, HostPortEnd: opts.hostPortEnd ?? hostPort }
+}
+
+async function program (app: FastifyInstance, endpointId: string, bindings: Array<Record<string, unknown>>): Promise<Reply> {
+  return await call(app, 'NetworkDriver.ProgramExternalConnectivity', {
+    NetworkID: NET_A, EndpointID: endpointId, Options: { 'com.docker.network.portmap': bindings, 'com.docker.network.endpoint.exposedports': [] }
+  })
+}
+
+test('published ports: Program keeps them with the endpoint and programs the firewall before answering; a range takes its next free port; Revoke removes them; a restart keeps them', async t => {
+  const cluster = new FakeCluster()
+  const store = memoryStore()
+  const fake = fakeHost(cluster, 'h1', store)
+  const handlers = new DockerHandlers(fake.components)
+  await handlers.load()
+  const app = buildDockerApp(handlers, fake.components)
+  const { poolId } = await dockerNetworkCreate(app, NET_A, 'blue')
+  const one = await dockerRun(app, NET_A, poolId, EP1)
+  const two = await dockerRun(app, NET_A, poolId, EP2)
+  fake.calls.length = 0
+  t.is((await program(app, EP1, [binding(80, 38080), binding(53, 38053, { proto: 17 })])).status, 200)
+  t.deepEqual(fake.calls, ['firewall'], 'the firewall is applied before the answer')
+  t.deepEqual(handlers.publishedPorts().map(p => [p.protocol, p.hostPort, p.containerIp, p.containerPort]),
+    [['tcp', 38080, one.address.split('/')[0], 80], ['udp', 38053, one.address.split('/')[0], 53]])
+  // 38080 is taken: a range from it takes 38081; the same single port is a conflict naming the holder.
+  const clash = await program(app, EP2, [binding(80, 38080)])
+  t.is(clash.status, 409)
+  t.regex(clash.body.Err, /38080\/tcp is already published by endpoint 111111111111/)
+  t.is((await program(app, EP2, [binding(80, 38080, { hostPortEnd: 38090 })])).status, 200)
+  t.deepEqual(handlers.publishedPorts().filter(p => p.containerIp === two.address.split('/')[0]).map(p => p.hostPort), [38081])
+  const info = await ok(app, 'NetworkDriver.EndpointOperInfo', { NetworkID: NET_A, EndpointID: EP2 })
+  t.deepEqual(info.Value.ports, [`38081->${two.address.split('/')[0]}:80/tcp`])
+
+  // a new plugin over the same store (an agent restart): Docker does not program again
+  const again = new DockerHandlers(fakeHost(cluster, 'h1', store).components)
+  await again.loadMapping()
+  t.is(again.publishedPorts().length, 3)
+
+  fake.calls.length = 0
+  t.deepEqual(await ok(app, 'NetworkDriver.RevokeExternalConnectivity', { NetworkID: NET_A, EndpointID: EP1 }), {})
+  t.deepEqual(fake.calls, ['firewall'])
+  t.deepEqual(handlers.publishedPorts().map(p => p.hostPort), [38081])
+  // stop without a Revoke (missed while the agent was down): the ports go with the endpoint
+  await ok(app, 'NetworkDriver.Leave', { NetworkID: NET_A, EndpointID: EP2 })
+  await ok(app, 'NetworkDriver.DeleteEndpoint', { NetworkID: NET_A, EndpointID: EP2 })
+  t.deepEqual(handlers.publishedPorts(), [])
+})
+
+test('published ports: bad bindings and refusals are clear errors that publish nothing', async t => {
+  const cluster = new FakeCluster()
+  const { app, fake } = await host(cluster, 'h1')
+  const { poolId } = await dockerNetworkCreate(app, NET_A, 'blue')
+  await dockerRun(app, NET_A, poolId, EP1)
+  const cases: Array<[Array<Record<string, unknown>>, number, RegExp]> = [
+    [[binding(80, 38080, { hostIp: '127.0.0.1' })], 400, /loopback is not supported/],
+    [[binding(80, 38080, { proto: 132 })], 400, /sctp/],
+    [[binding(80, 38080, { hostIp: '192.0.2.77' })], 400, /not an address of this host/],
+    [[binding(80, 38080, { hostIp: '::1' })], 400, /IPv4 addresses only/],
+    [[binding(0, 38080)], 400, /container port/],
+    [[binding(80, 38090, { hostPortEnd: 38080 })], 400, /is empty/],
+    [[{ Proto: 'tcp', Port: 80 }], 400, /portmap/]
+  ]
+  for (const [bindings, status, message] of cases) {
+    const r = await program(app, EP1, bindings)
+    t.is(r.status, status, JSON.stringify(bindings))
+    t.regex(String(r.body.Err), message)
+  }
+  // a port the firewall could not program: refused, and not kept
+  const handlers = new DockerHandlers(fake.components)
+  await handlers.load()
+  const app2 = buildDockerApp(handlers, fake.components)
+  const ep = handlers.mapping.endpoint(EP1)!
+  fake.components.firewall.apply = async () => handlers.publishedPorts().map(p => ({ ...p, reason: 'the firewall is not in the kernel: nft not found' }))
+  const r = await program(app2, EP1, [binding(80, 38080)])
+  t.is(r.status, 409)
+  t.regex(r.body.Err, /not published: the firewall is not in the kernel: nft not found/)
+  t.deepEqual(handlers.mapping.endpoint(EP1)?.ports, [])
+  t.is(handlers.mapping.endpoint(EP1)?.ipv4, ep.ipv4, 'the endpoint itself is kept')
+})
+
+test('docker network create --internal makes an internal network; joining it needs the same flag', async t => {
+  const cluster = new FakeCluster()
+  const { app } = await host(cluster, 'h1')
+  const create = async (networkId: string, internal: boolean): Promise<Reply> => {
+    const pool = await ok(app, 'IpamDriver.RequestPool', { AddressSpace: 'meshplane-local', Pool: '10.250.0.0/16', SubPool: '', Options: null, V6: false })
+    return await call(app, 'NetworkDriver.CreateNetwork', {
+      NetworkID: networkId,
+      Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': { 'meshplane.network': 'vault' }, ...(internal ? { 'com.docker.network.internal': true } : {}) },
+      IPv4Data: [{ AddressSpace: 'meshplane-local', Pool: pool.Pool, Gateway: pool.Data['com.docker.network.gateway'] }],
+      IPv6Data: []
+    })
+  }
+  t.is((await create(NET_A, true)).status, 200)
+  t.true(cluster.networks.get('vault')?.internal)
+  const without = await create(NET_B, false)
+  t.is(without.status, 409)
+  t.regex(without.body.Err, /is internal \(no egress\): add --internal/)
+  t.is((await create(NET_B, true)).status, 200)
+})
+
+test('optional methods answer: external connectivity without ports, discovery, swarm allocation', async t => {
   const { app } = await host(new FakeCluster(), 'h1')
   t.deepEqual(await ok(app, 'NetworkDriver.ProgramExternalConnectivity', { NetworkID: NET_A, EndpointID: EP1, Options: {} }), {})
   t.deepEqual(await ok(app, 'NetworkDriver.RevokeExternalConnectivity', { NetworkID: NET_A, EndpointID: EP1 }), {})

@@ -32,7 +32,7 @@ export class FakeCluster {
     const cidr = parseCidr(req.subnet)!
     const body: NetworkBody = {
       name: req.name, vni: req.vni ?? 4242, subnet: cidr.text, gateway: req.gateway ?? intToIp(cidr.firstHost), mtu: req.mtu ?? 0,
-      options: new Map(), creator: 'fake', createdAtMs: 0n, internal: false
+      options: new Map(), creator: 'fake', createdAtMs: 0n, internal: req.internal === true
     }
     this.networks.set(req.name, body)
     return body
@@ -100,6 +100,9 @@ export function fakeHost (cluster: FakeCluster, name: string, store = memoryStor
         veths.delete(endpointId)
       },
       endpointVethState: async ({ endpointId }) => vethStates.get(endpointId) ?? (veths.has(endpointId) ? 'peer-moved' : 'absent')
+    },
+    firewall: {
+      apply: async () => { calls.push('firewall'); return [] }
     },
     endpoints: {
       publish: async body => {

@@ -16,7 +16,7 @@ import { Liveness } from './liveness/index.js'
 import { Networks, networkToJson, type CreateNetworkRequest } from './control/networks.js'
 import { Endpoints } from './control/endpoints.js'
 import { Ipam, IPAM_PROTOCOL, runIpamClient, runIpamServer, type RequestRangeOptions } from './ipam/index.js'
-import { createDataplane, computeOverlayMtu, type Dataplane, type DataplaneInput, type DataplaneHost } from './dataplane/index.js'
+import { createDataplane, computeOverlayMtu, type Dataplane, type DataplaneInput, type DataplaneHost, type PublishedPort } from './dataplane/index.js'
 import { createDockerPlugin, dockerSocketPath, keyValueStore, type DockerPlugin } from './docker/index.js'
 import { buildApiApp } from './api/app.js'
 import { listenOnSocket } from './api/server.js'
@@ -144,9 +144,12 @@ export class Agent implements AgentView {
     await this.#mesh.start()
     await this.#writeHostRecord(false)
     this.#liveness.start()
+    // The plugin's published ports are kernel input: loaded before the first pass, so a
+    // restart leaves their rules (and new connections to them) in place.
+    await this.#createDockerPlugin()
     const first = await this.#reconcileKernel()
     if (first?.underlay !== undefined) this.#underlayMtu = first.underlay.mtu
-    await this.#startDockerPlugin()
+    await this.#docker?.start()
     // Ranges records (IPAM bookkeeping) are not part of the kernel's input: a change to one
     // must not cost a reconcile pass (4 netlink dumps and a diff) on every host.
     this.#state.on('change', ({ record }) => { if (record.kind !== 'ranges') this.#scheduleDataplaneUpdate() })
@@ -196,7 +199,7 @@ export class Agent implements AgentView {
    * kernel pass, so a Join at once finds the dataplane ready; joining peers is not
    * awaited): a dockerd starting restart-policy containers retries a missing plugin for
    * ~15 s only. */
-  async #startDockerPlugin (): Promise<void> {
+  async #createDockerPlugin (): Promise<void> {
     const socketPath = dockerSocketPath(this.#config['docker-socket'])
     if (socketPath === undefined) return
     const key = (network: string, id: string): string => endpointKey(this.#peerId, network, id)
@@ -226,10 +229,22 @@ export class Agent implements AgentView {
           if (rec !== undefined && !rec.deleted) await this.#state.write('endpoint', key(network, id), undefined)
         }
       },
+      firewall: { apply: async () => await this.#applyPublishedPorts() },
       overlayMtu: network => computeOverlayMtu(network, this.#underlayMtu) ?? 1450,
       onRequest: (method, outcome) => { this.#metrics?.pluginRequest(method, outcome) }
     }, { socketPath })
-    await this.#docker.start()
+    await this.#docker.load()
+  }
+
+  /** A kernel pass now, for the Docker plugin's published ports; the ports it could not
+   * program, with the reason. */
+  async #applyPublishedPorts (): Promise<Array<PublishedPort & { reason: string }>> {
+    this.#dataplane.update(this.#dataplaneInput())
+    await this.#dataplane.reconcileNow()
+    const firewall = this.#dataplane.status().firewall
+    const wanted = this.#docker?.publishedPorts() ?? []
+    if (!firewall.ok) return wanted.map(p => ({ ...p, reason: `the firewall is not in the kernel: ${firewall.error ?? 'unknown'}` }))
+    return firewall.ports.filter(p => !p.programmed).map(p => ({ ...p, reason: p.reason ?? 'not programmed' }))
   }
 
   async #writeHostRecord (leaving: boolean): Promise<void> {
@@ -315,7 +330,8 @@ export class Agent implements AgentView {
       self: { peerId: this.#peerId, underlayIp: this.#advertiseAddr, underlayMtu: this.#underlayMtu, vxlanPort: this.#config['vxlan-port'] },
       networks: this.#state.list('network').map(n => n.body),
       endpoints,
-      hosts
+      hosts,
+      ports: this.#docker?.publishedPorts() ?? []
     }
   }
 

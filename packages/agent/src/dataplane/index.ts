@@ -39,6 +39,8 @@ export type {
 } from './reconciler.js'
 export type * from './types.js'
 export { computeDesired, computeOverlayMtu } from './desired.js'
+export { computeFirewall, diffFirewall } from './firewall.js'
+export type { PublishedPort, PortProtocol, DesiredFirewall, FirewallNetwork } from './firewall.js'
 export { diffKernel, vxlanIncompat, countOps } from './diff.js'
 export { KernelQueue, createRequestWindow } from './queue.js'
 export type { KernelQueueInit, RequestWindow, QueueTask } from './queue.js'

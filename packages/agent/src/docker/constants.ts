@@ -19,6 +19,8 @@ export const BODY_LIMIT_BYTES = 1 << 20
 
 /** CreateNetwork Options: the user's `-o key=value` arrive in this map (LN network.go). */
 export const GENERIC_OPTIONS = 'com.docker.network.generic'
+/** CreateNetwork Options: `true` with `docker network create --internal`. */
+export const INTERNAL_OPTION = 'com.docker.network.internal'
 /** `-o meshplane.network=NAME`: the cluster-wide network this Docker network is. Docker never
  * passes the Docker network's name to a driver (moby/libnetwork#251), so the identity
  * has to travel in options, and the same option on every host names the same network. */

@@ -14,12 +14,14 @@ import type { DockerPluginComponents } from './index.js'
 import { DockerMapping, type DockerEndpointEntry, type DockerNetworkEntry } from './store.js'
 import {
   CONTAINER_IFNAME_PREFIX, DOCKER_ALLOCATION_OWNER, GATEWAY_ADDRESS_TYPE, GENERIC_OPTIONS, GLOBAL_ADDRESS_SPACE,
-  IMPLEMENTS, LOCAL_ADDRESS_SPACE, MTU_OPTION, NETWORK_OPTION, POOL_GATEWAY_DATA, POOL_ID_PREFIX, REQUEST_ADDRESS_TYPE, VNI_OPTION
+  IMPLEMENTS, INTERNAL_OPTION, LOCAL_ADDRESS_SPACE, MTU_OPTION, NETWORK_OPTION, POOL_GATEWAY_DATA, POOL_ID_PREFIX, REQUEST_ADDRESS_TYPE, VNI_OPTION
 } from './constants.js'
 import {
   AllocateNetworkRequest, CreateEndpointRequest, CreateNetworkRequest, DiscoveryRequest, EndpointRequest, JoinRequest,
-  NetworkRequest, PoolRequest, ReleaseAddressRequest, RequestAddressRequest, RequestPoolRequest, parseBody
+  NetworkRequest, PoolRequest, ProgramExternalConnectivityRequest, ReleaseAddressRequest, RequestAddressRequest, RequestPoolRequest, parseBody
 } from './schemas.js'
+import { assignPorts, checkHostIps, parsePortMap, portIsFree } from './ports.js'
+import type { PublishedPort } from '../dataplane/firewall.js'
 
 export type Handler = (body: unknown) => Promise<unknown>
 
@@ -53,9 +55,9 @@ export class DockerHandlers {
     on('NetworkDriver.DeleteEndpoint', EndpointRequest, async r => await this.deleteEndpoint(r))
     on('NetworkDriver.Join', JoinRequest, async r => await this.join(r))
     on('NetworkDriver.Leave', EndpointRequest, async r => await this.leave(r))
-    // Nothing to program: there is no NAT or port publishing on a meshplane network.
-    on('NetworkDriver.ProgramExternalConnectivity', EndpointRequest, () => ({}))
-    on('NetworkDriver.RevokeExternalConnectivity', EndpointRequest, () => ({}))
+    // Published ports (-p): DNAT rules in the host's firewall (ports.ts, dataplane/firewall.ts).
+    on('NetworkDriver.ProgramExternalConnectivity', ProgramExternalConnectivityRequest, async r => await this.programExternalConnectivity(r))
+    on('NetworkDriver.RevokeExternalConnectivity', EndpointRequest, async r => await this.revokeExternalConnectivity(r))
     // Needs Docker's cluster store or swarm; meshplane's own mesh does discovery.
     on('NetworkDriver.DiscoverNew', DiscoveryRequest, () => ({}))
     on('NetworkDriver.DiscoverDelete', DiscoveryRequest, () => ({}))
@@ -70,9 +72,18 @@ export class DockerHandlers {
     this.methods = m
   }
 
-  async load (): Promise<void> {
+  #loaded = false
+
+  /** The persisted mapping into memory, once. */
+  async loadMapping (): Promise<void> {
+    if (this.#loaded) return
     await this.mapping.load()
+    this.#loaded = true
     this.#log.info(this.mapping.counts, 'docker mapping loaded')
+  }
+
+  async load (): Promise<void> {
+    await this.loadMapping()
     await this.#removeStale()
   }
 
@@ -175,9 +186,11 @@ export class DockerHandlers {
     // Checked also when the network exists: a bad value is an error on every host.
     const vni = optionalInt(generic, VNI_OPTION)
     const mtu = optionalInt(generic, MTU_OPTION)
+    // `docker network create --internal`: no egress (and Docker then asks for no ports).
+    const internal = r.Options[INTERNAL_OPTION] === true
     let network = this.#c.networks.get(name)
     if (network === undefined) {
-      const req: Parameters<DockerPluginComponents['networks']['create']>[0] = { name, subnet: cidr.text }
+      const req: Parameters<DockerPluginComponents['networks']['create']>[0] = { name, subnet: cidr.text, internal }
       if (gateway !== undefined) req.gateway = gateway
       if (vni !== undefined) req.vni = vni
       if (mtu !== undefined) req.mtu = mtu
@@ -193,6 +206,7 @@ export class DockerHandlers {
     if (network.subnet !== cidr.text) throw conflict(`meshplane network ${name} has subnet ${network.subnet}, not ${cidr.text}: use --subnet ${network.subnet}`)
     if (gateway !== undefined && gateway !== network.gateway) throw conflict(`meshplane network ${name} has gateway ${network.gateway}, not ${gateway}`)
     if (vni !== undefined && vni !== network.vni) throw conflict(`meshplane network ${name} has VNI ${network.vni}, not ${vni}: leave -o ${VNI_OPTION} out, or use ${network.vni}`)
+    if (internal !== network.internal) throw conflict(`meshplane network ${name} is ${network.internal ? 'internal (no egress): add --internal' : 'not internal (egress through each host): leave --internal out'}`)
     if (mtu !== undefined && mtu !== network.mtu) throw conflict(`meshplane network ${name} has MTU ${network.mtu === 0 ? 'from the underlay (0)' : network.mtu}, not ${mtu}: leave -o ${MTU_OPTION} out${network.mtu === 0 ? '' : `, or use ${network.mtu}`}`)
     await this.mapping.putNetwork(r.NetworkID, { network: name, subnet: cidr.text })
     this.#log.info({ dockerNetwork: r.NetworkID, network: name }, 'docker network mapped')
@@ -230,7 +244,7 @@ export class DockerHandlers {
 
   endpointOperInfo (r: z.output<typeof EndpointRequest>): unknown {
     const ep = this.#endpoint(r)
-    return { Value: { network: ep.network, ip: ep.ipv4, mac: ep.mac, joined: ep.joined } }
+    return { Value: { network: ep.network, ip: ep.ipv4, mac: ep.mac, joined: ep.joined, ports: (ep.ports ?? []).map(portText) } }
   }
 
   async join (r: z.output<typeof JoinRequest>): Promise<unknown> {
@@ -258,6 +272,49 @@ export class DockerHandlers {
     return {}
   }
 
+  /**
+   * `docker run -p`: picks the host ports (ports.ts), keeps them with the endpoint (an agent
+   * restart must find them: Docker does not call this again) and has the firewall
+   * programmed before answering, so the port answers when `docker run` returns. A port the
+   * firewall could not program (no nftables, a refused transaction) fails the call, as a
+   * port docker-proxy cannot bind fails Docker's bridge driver.
+   */
+  async programExternalConnectivity (r: z.output<typeof ProgramExternalConnectivityRequest>): Promise<unknown> {
+    const requests = parsePortMap(r.Options)
+    if (requests.length === 0 && (this.mapping.endpoint(r.EndpointID)?.ports ?? []).length === 0) return {}
+    const ep = this.#endpoint(r)
+    const network = this.#c.networks.get(ep.network)
+    if (network === undefined) throw notFound(`meshplane network ${ep.network} no longer exists`)
+    if (network.internal && requests.length > 0) throw invalid(`meshplane network ${ep.network} is internal: nothing is published from it`)
+    checkHostIps(requests)
+    const taken = this.publishedPorts().filter(p => p.endpointId !== ep.endpointId)
+    const ports = await assignPorts(requests, { network: ep.network, endpointId: ep.endpointId, containerIp: ep.ipv4 }, taken, portIsFree)
+    await this.mapping.putEndpoint(r.EndpointID, { ...ep, ports })
+    const refused = (await this.#c.firewall.apply()).filter(p => p.endpointId === ep.endpointId)
+    if (refused.length > 0) {
+      await this.mapping.putEndpoint(r.EndpointID, { ...ep, ports: [] })
+      await this.#c.firewall.apply().catch(() => [])
+      const first = refused[0]!
+      throw conflict(`port ${first.hostPort}/${first.protocol} not published: ${first.reason}`)
+    }
+    this.#log.info({ endpoint: r.EndpointID, ports: ports.map(portText) }, 'ports published')
+    return {}
+  }
+
+  async revokeExternalConnectivity (r: z.output<typeof EndpointRequest>): Promise<unknown> {
+    const ep = this.mapping.endpoint(r.EndpointID)
+    if (ep === undefined || (ep.ports ?? []).length === 0) return {}
+    await this.mapping.putEndpoint(r.EndpointID, { ...ep, ports: [] })
+    await this.#c.firewall.apply()
+    this.#log.info({ endpoint: r.EndpointID }, 'ports unpublished')
+    return {}
+  }
+
+  /** Every port this host's Docker endpoints publish (the firewall's input). */
+  publishedPorts (): PublishedPort[] {
+    return this.mapping.endpoints().flatMap(([, ep]) => ep.ports ?? [])
+  }
+
   async deleteEndpoint (r: z.output<typeof EndpointRequest>): Promise<unknown> {
     const ep = this.mapping.endpoint(r.EndpointID)
     if (ep !== undefined) await this.#removeEndpoint(r.EndpointID, ep)
@@ -268,6 +325,8 @@ export class DockerHandlers {
     await this.#c.endpoints.withdraw(ep.network, ep.endpointId)
     await this.#c.dataplane.removeEndpointVeth({ network: this.#c.networks.get(ep.network) ?? { name: ep.network }, endpointId: ep.endpointId })
     await this.mapping.deleteEndpoint(dockerEndpointId)
+    // Revoke normally came first; after a missed one (agent down) the ports go with it.
+    if ((ep.ports ?? []).length > 0) await this.#c.firewall.apply().catch((err: unknown) => { this.#log.warn({ err }, 'could not unpublish ports') })
     this.#log.info({ network: ep.network, endpoint: dockerEndpointId, ip: ep.ipv4 }, 'docker endpoint deleted')
   }
 
@@ -320,6 +379,10 @@ function endpointBody (ep: DockerEndpointEntry, dockerEndpointId: string): Endpo
     name: `docker:${dockerEndpointId.slice(0, 12)}`,
     labels: new Map([['docker-endpoint', dockerEndpointId], ['docker-network', ep.dockerNetworkId]])
   }
+}
+
+function portText (p: PublishedPort): string {
+  return `${p.hostIp === '' ? '' : `${p.hostIp}:`}${p.hostPort}->${p.containerIp}:${p.containerPort}/${p.protocol}`
 }
 
 function parseSubnet (text: string): Cidr {

@@ -49,6 +49,7 @@ import type { Logger } from 'pino'
 import type { EndpointBody, NetworkBody } from '../state/types.js'
 import type { CreateNetworkRequest } from '../control/networks.js'
 import type { ErrorCode } from '../errors.js'
+import type { PublishedPort } from '../dataplane/firewall.js'
 import { DockerPluginServer } from './server.js'
 import { DEFAULT_DOCKER_SOCKET, DOCKER_SOCKET_OFF } from './constants.js'
 
@@ -90,6 +91,12 @@ export interface DockerPluginComponents {
     /** Tombstones it; idempotent. */
     withdraw(network: string, endpointId: string): Promise<void>
   }
+  firewall: {
+    /** Programs this host's published ports now (read back through the plugin's
+     * publishedPorts()); resolves with the ports that could not be programmed and why
+     * (no nftables, a refused transaction, a clash). */
+    apply(): Promise<Array<PublishedPort & { reason: string }>>
+  }
   /** The MTU a veth on this network gets (network MTU, else underlay − 50). */
   overlayMtu(network: NetworkBody): number
   /** Called once per request (metrics: plugin requests by method and outcome): the method
@@ -104,6 +111,11 @@ export interface DockerPluginInit {
 
 export interface DockerPlugin {
   readonly socketPath: string
+  /** Loads the persisted mapping (idempotent; start() does it too): the agent reads the
+   * published ports before its first kernel pass, so a restart keeps them in place. */
+  load(): Promise<void>
+  /** Ports this host's Docker endpoints publish (empty until loaded). */
+  publishedPorts(): PublishedPort[]
   /** Loads the persisted mapping, then listens. Idempotent. */
   start(): Promise<void>
   /** Stops listening (in-flight requests finish) and removes the socket. Idempotent. */

@@ -50,6 +50,8 @@ export const JoinRequest = z.looseObject({
   Options: options
 })
 
+export const ProgramExternalConnectivityRequest = z.looseObject({ NetworkID: id, EndpointID: id, Options: options })
+
 export const DiscoveryRequest = z.looseObject({ DiscoveryType: z.number().int(), DiscoveryData: z.unknown() })
 
 export const RequestPoolRequest = z.looseObject({

@@ -11,6 +11,7 @@ import { buildDockerApp } from './app.js'
 import { DEFAULT_DOCKER_SOCKET } from './constants.js'
 import { DockerHandlers } from './handlers.js'
 import type { DockerPlugin, DockerPluginComponents, DockerPluginInit } from './index.js'
+import type { PublishedPort } from '../dataplane/firewall.js'
 
 type RunState = { status: 'stopped' } | { status: 'started', app: FastifyInstance }
 
@@ -25,6 +26,14 @@ export class DockerPluginServer implements DockerPlugin {
     this.#components = components
     this.socketPath = init.socketPath ?? DEFAULT_DOCKER_SOCKET
     this.handlers = new DockerHandlers(components)
+  }
+
+  async load (): Promise<void> {
+    await this.handlers.loadMapping()
+  }
+
+  publishedPorts (): PublishedPort[] {
+    return this.handlers.publishedPorts()
   }
 
   async start (): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { ENDPOINT_KEY_PREFIX, NETWORK_KEY_PREFIX } from './constants.js'
 import type { KeyValueStore } from './index.js'
+import type { PublishedPort } from '../dataplane/firewall.js'
 
 export interface DockerNetworkEntry {
   /** meshplane network name */
@@ -25,6 +26,9 @@ export interface DockerEndpointEntry {
   mac: string
   /** Join ran and the endpoint record is published (until Leave). */
   joined: boolean
+  /** Published ports (ProgramExternalConnectivity; Docker does not call it again after an
+   * agent restart). */
+  ports?: PublishedPort[]
 }
 
 /** Adapts the data directory's local sublevel (DataStore.local, written through
