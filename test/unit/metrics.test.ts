@@ -11,7 +11,17 @@ test('the scrape is Prometheus text; pulled counters follow their source; pushed
     peers: () => [{ state: 'alive', self: true }, { state: 'alive', self: false }, { state: 'left', self: false }],
     records: () => ({ host: 3, network: 1, endpoint: 4, ranges: 0, tombstone: 2 }),
     mesh: () => counters,
-    dataplane: () => ({ programmed: { networks: 1, links: 2, addresses: 1, neighbours: 4, fdb: 5 }, netlinkErrors: 1 })
+    dataplane: () => ({
+      programmed: { networks: 1, links: 2, addresses: 1, neighbours: 4, fdb: 5 },
+      netlinkErrors: 1,
+      firewall: {
+        ok: true, table: 'inet meshplane', rules: 18, transactions: 3, failures: 1,
+        ports: [
+          { network: 'blue', endpointId: 'e1', protocol: 'tcp', hostIp: '', hostPort: 8080, containerIp: '10.240.0.2', containerPort: 80, programmed: true },
+          { network: 'blue', endpointId: 'e2', protocol: 'tcp', hostIp: '', hostPort: 8080, containerIp: '10.240.0.3', containerPort: 80, programmed: false, reason: 'already published' }
+        ]
+      }
+    })
   })
   const record = { kind: 'endpoint' as const, writtenAtMs: 1_000n }
   metrics.recordApplied({ record: record as never, local: false }, 1_250)
@@ -36,6 +46,11 @@ test('the scrape is Prometheus text; pulled counters follow their source; pushed
   t.is(s.count('meshplane_reconcile_duration_seconds', { reason: 'event' }), 1, 'skipped passes are not timed; reasons are one word')
   t.is(s.value('meshplane_kernel_entries', { kind: 'fdb' }), 5)
   t.is(s.value('meshplane_netlink_errors_total'), 1)
+  t.is(s.value('meshplane_firewall_transactions_total', { result: 'applied' }), 3)
+  t.is(s.value('meshplane_firewall_transactions_total', { result: 'failed' }), 1)
+  t.is(s.value('meshplane_published_ports', { state: 'programmed' }), 1)
+  t.is(s.value('meshplane_published_ports', { state: 'refused' }), 1)
+  t.is(s.value('meshplane_firewall_ok'), 1)
   t.is(s.value('meshplane_sync_bytes_total'), 2048)
   t.is(s.value('meshplane_gossip_messages_total', { result: 'rejected' }), 1)
   t.is(s.value('meshplane_plugin_requests_total', { method: 'NetworkDriver.Join' }), 2)

@@ -22,6 +22,8 @@ export function formatStatus ({ status: s, peers, networks, endpoints }: StatusP
   const failing = last?.failed ?? 0
   const health = last === undefined ? 'not reconciled yet' : failing > 0 ? `UNHEALTHY: ${failing} kernel ops failing (retried)` : 'healthy'
   const errors = (s.lastErrors ?? []) as Json[]
+  const fw = dp.firewall as Json | undefined
+  const ports = (fw?.ports ?? []) as Json[]
   const lines = [
     `meshplane ${s.version} on ${s.advertiseAddr}, up ${ago(s.uptimeMs).replace(' ago', '')}`,
     `  id         ${self}`,
@@ -38,7 +40,7 @@ export function formatStatus ({ status: s, peers, networks, endpoints }: StatusP
     `networks: ${networks.length}`,
     ...indent(networks.length === 0
       ? ['(none)']
-      : table(['NAME', 'SUBNET', 'VNI', 'LOCAL', 'CLUSTER'], networks.map(n => [n.name, n.subnet, n.vni,
+      : table(['NAME', 'SUBNET', 'VNI', 'EGRESS', 'LOCAL', 'CLUSTER'], networks.map(n => [n.name, n.subnet, n.vni, egressOf(n, fw),
         local.filter(e => e.network === n.name).length, endpoints.filter(e => e.network === n.name).length])).split('\n')),
     '',
     `endpoints: ${s.endpoints.local} local, ${s.endpoints.total} in the cluster`,
@@ -46,6 +48,10 @@ export function formatStatus ({ status: s, peers, networks, endpoints }: StatusP
     ...(local.length === 0 ? [] : ['']),
     `kernel: ${health}`,
     ...indent([dp.summary ?? 'no dataplane status']),
+    ...(fw === undefined ? [] : [firewallLine(fw)]),
+    ...indent(ports.length === 0 ? [] : table(['PUBLISHED', 'TO', 'NETWORK', 'STATE'], ports.map(p => [
+      `${p.hostIp === '' ? '*' : p.hostIp}:${p.hostPort}/${p.protocol}`, `${p.containerIp}:${p.containerPort}`, p.network,
+      p.programmed === true && fw?.ok === true ? 'programmed' : `REFUSED: ${p.reason ?? fw?.error ?? 'firewall not in the kernel'}`])).split('\n')),
     ...(s.ipam === undefined ? [] : [`ipam: ${(s.ipam.conflicts as unknown[]).length === 0 ? 'no conflicts' : `${(s.ipam.conflicts as unknown[]).length} CONFLICTS (see meshplane ipam)`}`]),
     '',
     `last errors: ${errors.length === 0 ? 'none' : ''}`,
@@ -54,6 +60,19 @@ export function formatStatus ({ status: s, peers, networks, endpoints }: StatusP
       (Number(s.unwrittenRecords ?? 0) > 0 ? `; ${String(s.unwrittenRecords)} not on disk yet (the data directory refuses writes)` : '')
   ]
   return lines.join('\n').replace(/\n{3,}/g, '\n\n')
+}
+
+/** nat: containers reach the world through this host; internal: nothing beyond the
+ * subnet; off: an egress network on a host whose firewall is not in the kernel. */
+function egressOf (network: Json, fw: Json | undefined): string {
+  if (network.internal === true) return 'internal'
+  return fw === undefined || fw.ok === true || fw.error === undefined ? 'nat' : 'off (no firewall)'
+}
+
+function firewallLine (fw: Json): string {
+  if (fw.ok !== true && fw.error === undefined) return 'firewall: none yet (no network programmed on this host)'
+  if (fw.ok === true) return `firewall: ${String(fw.table)}, ${String(fw.rules)} rules (${String(fw.transactions)} transactions, ${String(fw.failures)} failed)`
+  return `firewall: NOT IN THE KERNEL (egress and published ports off, networks still isolated): ${String(fw.error)}`
 }
 
 function indent (lines: string[]): string[] {

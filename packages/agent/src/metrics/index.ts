@@ -38,7 +38,7 @@ export interface MetricsSource {
   peers: () => Array<{ state: string, self: boolean }>
   records: () => Record<string, number>
   mesh: () => MeshCounters
-  dataplane: () => Pick<DataplaneStatus, 'programmed' | 'netlinkErrors'>
+  dataplane: () => Pick<DataplaneStatus, 'programmed' | 'netlinkErrors' | 'firewall'>
 }
 
 export type AppliedRecord = Pick<RecordChange, 'record' | 'local'>

@@ -125,6 +125,31 @@ export class PrometheusAgentMetrics implements AgentMetrics {
         for (const kind of ENTRY_KINDS) this.labels(kind).set(programmed[kind])
       }
     })
+    pulledByLabel('meshplane_firewall_transactions_total', 'nftables transactions of the firewall (egress NAT, isolation, published ports), by result: applied, or failed (refused by the kernel or nft; egress and ports are then off).', 'result',
+      s => ({ applied: s.dataplane().firewall.transactions, failed: s.dataplane().firewall.failures }))
+    new Gauge({
+      name: 'meshplane_published_ports',
+      help: 'Published ports (docker run -p) of this host by state: programmed, or refused (a clash, an internal network, no firewall).',
+      labelNames: ['state'],
+      registers: [registry],
+      collect () {
+        const s = source()
+        if (s === undefined) return
+        const ports = s.dataplane().firewall.ports
+        const programmed = s.dataplane().firewall.ok ? ports.filter(p => p.programmed).length : 0
+        this.labels('programmed').set(programmed)
+        this.labels('refused').set(ports.length - programmed)
+      }
+    })
+    new Gauge({
+      name: 'meshplane_firewall_ok',
+      help: '1 when the firewall this host needs is in the kernel (egress and published ports work), else 0.',
+      registers: [registry],
+      collect () {
+        const s = source()
+        if (s !== undefined) this.set(s.dataplane().firewall.ok ? 1 : 0)
+      }
+    })
     pulledCounter('meshplane_netlink_errors_total', 'Netlink requests the kernel refused (EEXIST on create and ENOENT on delete are not refusals).', s => s.dataplane().netlinkErrors)
     this.#kernelOps = new Counter({
       name: 'meshplane_kernel_ops_total',
