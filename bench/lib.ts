@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs'
 import { cpus, loadavg, release } from 'node:os'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { TestAgent, writeClusterKey } from '../test/utils/agents.js'
-import { waitFor, type Cluster, type Host } from '../test/utils/netns.js'
+import { waitFor, type Cluster, type Host, type Target } from '../test/utils/netns.js'
 
 /** The node binary running this bench; child node processes use the same one. */
 export const NODE = process.execPath
@@ -372,3 +372,50 @@ export function requireRoot (): void {
     process.exit(77)
   }
 }
+
+const IPERF_PORT = 5201
+
+// ---- iperf3 ---------------------------------------------------------------------------
+
+export interface IperfRun { gbps: number, retransmits: number, senderCpu: number, receiverCpu: number, load: number }
+
+interface IperfJson {
+  error?: string
+  end?: {
+    sum_received?: { bits_per_second: number }
+    sum_sent?: { retransmits?: number }
+    cpu_utilization_percent?: { host_total: number, remote_total: number }
+  }
+}
+
+/** iperf3 -s spawned in `server` (ended by its pid after the run), `iperf3 -c ip -t seconds
+ * -J` in `client`; the receiver's end.sum_received is the figure. */
+export async function iperf (cluster: Cluster, server: Target, client: Target, ip: string, seconds: number): Promise<IperfRun> {
+  const srv = cluster.spawn(server, ['iperf3', '-s', '-p', String(IPERF_PORT)], { label: 'iperf3-s' })
+  try {
+    await waitFor(async () => {
+      if (!srv.alive) throw new Error(`iperf3 -s exited: ${srv.output()}`)
+      const r = await cluster.exec(server, ['ss', '-Hltn', `sport = :${IPERF_PORT}`])
+      return r.stdout.trim() !== ''
+    }, { timeoutMs: 15_000, intervalMs: 50, what: 'iperf3 -s to listen' })
+    const load = loadavg()[0]!
+    const r = await cluster.exec(client, ['iperf3', '-c', ip, '-p', String(IPERF_PORT), '-t', String(seconds), '-J'], { timeoutMs: (seconds + 60) * 1000 })
+    let json: IperfJson
+    try {
+      json = JSON.parse(r.stdout) as IperfJson
+    } catch {
+      throw new Error(`iperf3 -c ${ip} (exit ${r.code}): no JSON: ${r.stdout.slice(0, 500)} ${r.stderr.slice(0, 500)}`)
+    }
+    if (json.error !== undefined || json.end?.sum_received === undefined) throw new Error(`iperf3 -c ${ip}: ${json.error ?? 'no result'}`)
+    return {
+      gbps: json.end.sum_received.bits_per_second / 1e9,
+      retransmits: json.end.sum_sent?.retransmits ?? NaN,
+      senderCpu: json.end.cpu_utilization_percent?.host_total ?? NaN,
+      receiverCpu: json.end.cpu_utilization_percent?.remote_total ?? NaN,
+      load
+    }
+  } finally {
+    await srv.stop(3000)
+  }
+}
+

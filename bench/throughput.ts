@@ -26,7 +26,7 @@ import { macFromIp } from '@meshplane/agent/net/addr.js'
 import { bridgeName, vethName, vxlanName } from '@meshplane/agent/dataplane/names.js'
 import { startAgents, waitForPeers, type TestAgent } from '../test/utils/agents.js'
 import { createCluster, waitFor, type Cluster, type Container, type Host, type Target } from '../test/utils/netns.js'
-import { commandLine, flags, fmt, intFlag, loadNote, log, machine, median, requireRoot, runMain, table } from './lib.js'
+import { commandLine, flags, fmt, intFlag, iperf, loadNote, log, machine, median, requireRoot, runMain, table, type IperfRun } from './lib.js'
 
 const USAGE = `usage: node dist/bench/throughput.js [options]
   --seconds S     iperf3 duration per run (default 10)
@@ -36,51 +36,8 @@ const USAGE = `usage: node dist/bench/throughput.js [options]
                   hosts 0 and 1 (the other way round by default), to tell host position from overlay
 `
 
-const IPERF_PORT = 5201
 const SUBNET = '10.240.0.0/16'
 const GATEWAY = '10.240.0.1'
-
-// ---- iperf3 ---------------------------------------------------------------------------
-
-interface IperfRun { gbps: number, retransmits: number, senderCpu: number, receiverCpu: number, load: number }
-
-interface IperfJson {
-  error?: string
-  end?: {
-    sum_received?: { bits_per_second: number }
-    sum_sent?: { retransmits?: number }
-    cpu_utilization_percent?: { host_total: number, remote_total: number }
-  }
-}
-
-async function iperf (cluster: Cluster, server: Target, client: Target, ip: string, seconds: number): Promise<IperfRun> {
-  const srv = cluster.spawn(server, ['iperf3', '-s', '-p', String(IPERF_PORT)], { label: 'iperf3-s' })
-  try {
-    await waitFor(async () => {
-      if (!srv.alive) throw new Error(`iperf3 -s exited: ${srv.output()}`)
-      const r = await cluster.exec(server, ['ss', '-Hltn', `sport = :${IPERF_PORT}`])
-      return r.stdout.trim() !== ''
-    }, { timeoutMs: 15_000, intervalMs: 50, what: 'iperf3 -s to listen' })
-    const load = loadavg()[0]!
-    const r = await cluster.exec(client, ['iperf3', '-c', ip, '-p', String(IPERF_PORT), '-t', String(seconds), '-J'], { timeoutMs: (seconds + 60) * 1000 })
-    let json: IperfJson
-    try {
-      json = JSON.parse(r.stdout) as IperfJson
-    } catch {
-      throw new Error(`iperf3 -c ${ip} (exit ${r.code}): no JSON: ${r.stdout.slice(0, 500)} ${r.stderr.slice(0, 500)}`)
-    }
-    if (json.error !== undefined || json.end?.sum_received === undefined) throw new Error(`iperf3 -c ${ip}: ${json.error ?? 'no result'}`)
-    return {
-      gbps: json.end.sum_received.bits_per_second / 1e9,
-      retransmits: json.end.sum_sent?.retransmits ?? NaN,
-      senderCpu: json.end.cpu_utilization_percent?.host_total ?? NaN,
-      receiverCpu: json.end.cpu_utilization_percent?.remote_total ?? NaN,
-      load
-    }
-  } finally {
-    await srv.stop(3000)
-  }
-}
 
 // ---- topologies -------------------------------------------------------------------------
 
