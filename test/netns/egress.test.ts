@@ -119,7 +119,7 @@ test('an internal network reaches nothing outside; two networks stay isolated wi
   })
 })
 
-test('rules flushed by hand come back within the resync; another table is untouched; an agent restart keeps an established flow', async t => {
+test('rules flushed by hand come back within the resync; another table is untouched; an agent restart keeps an established flow; the last endpoint gone, the rules go', async t => {
   await withEgress(1, async env => {
     const { cluster } = env
     const host = cluster.hosts[0]!
@@ -156,5 +156,11 @@ test('rules flushed by hand come back within the resync; another table is untouc
     await waitFor(() => sink.output().includes('tick 60'), { timeoutMs: 20_000, what: 'the established flow to finish' })
     const ticks = sink.output().split('\n').filter(l => l.startsWith('tick')).length
     t.is(ticks, 60, 'the established flow lost nothing across the agent restart')
+
+    // The last endpoint gone: the table and the compat rules go with it; the other table stays.
+    await env.agents[0]!.api.call('POST', '/v1/detach', { network: 'blue', netns: c.name })
+    await waitFor(async () => (await cluster.exec(host, [NFT, 'list', 'table', 'inet', 'meshplane'])).code !== 0, { timeoutMs: 10_000, what: 'the table removed with the last endpoint' })
+    t.notRegex((await cluster.exec(host, ['iptables', '-S', 'FORWARD'])).stdout, /meshplane/, 'the compat rules removed too')
+    t.regex((await cluster.exec(host, [NFT, 'list', 'table', 'inet', 'testtbl'], { check: true })).stdout, /keep-me/)
   })
 })
