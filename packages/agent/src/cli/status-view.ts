@@ -70,7 +70,7 @@ function egressOf (network: Json, fw: Json | undefined): string {
 }
 
 function firewallLine (fw: Json): string {
-  if (fw.ok !== true && fw.error === undefined) return 'firewall: none yet (no network programmed on this host)'
+  if ((fw.ok !== true && fw.error === undefined) || (fw.ok === true && Number(fw.rules) === 0)) return 'firewall: none (no network programmed on this host)'
   if (fw.ok === true) return `firewall: ${String(fw.table)}, ${String(fw.rules)} rules (${String(fw.transactions)} transactions, ${String(fw.failures)} failed)`
   return `firewall: NOT IN THE KERNEL (egress and published ports off, networks still isolated): ${String(fw.error)}`
 }

@@ -447,6 +447,9 @@ export class DataplaneReconciler implements Dataplane {
     const observeAnyway = reason.startsWith('event') || (FIREWALL_OBSERVE_REASONS as readonly string[]).includes(reason)
     this.#firewall.ports = desired.ports
     if (key === this.#firewallKey && this.#firewall.ok && !observeAnyway) return { looked: false, commands: 0 }
+    // No network here and none since the last look: nothing of ours can be in the kernel
+    // (the start looked once), so an idle host runs no nft at every resync.
+    if (!needed && key === this.#firewallKey && reason !== 'start') return { looked: false, commands: 0 }
     let commands = 0
     try {
       const observed = await firewall.observe()
