@@ -156,8 +156,9 @@ export class Agent implements AgentView {
     this.#liveness.on('change', ({ peer, to }) => {
       this.#scheduleDataplaneUpdate()
       if (to === 'unreachable') void this.#mesh.hangUp(peer)
-      if (to === 'left') setTimeout(() => { this.#scheduleDataplaneUpdate() }, this.#restartGraceMs() + 50).unref()
+      if (to === 'left' || to === 'unreachable') setTimeout(() => { this.#scheduleDataplaneUpdate() }, this.#restartGraceMs() + 50).unref()
     })
+    this.#liveness.on('agentDown', () => { this.#scheduleDataplaneUpdate() })
     // Endpoints of hosts still in their startup grace are withdrawn once it ends, unless
     // the hosts were heard from by then.
     setTimeout(() => { this.#scheduleDataplaneUpdate() }, this.#restartGraceMs() + 100).unref()
@@ -315,10 +316,13 @@ export class Agent implements AgentView {
     const hosts = new Map<string, DataplaneHost>()
     for (const h of this.#state.list('host')) {
       const { state, lastSeenMs } = this.#liveness.liveness(h.key)
-      const leftRecently = state === 'left' && now - (this.#liveness.stateSinceMs(h.key) ?? 0) < grace
+      const since = this.#liveness.stateSinceMs(h.key) ?? 0
+      const leftRecently = state === 'left' && now - since < grace
+      // a crashed agent on a live host (its kernel refuses our dials): its containers run
+      const agentDownRecently = state === 'unreachable' && this.#liveness.agentDown(h.key) && now - since < grace
       // the startup grace covers hosts not heard from yet, never one seen to go away
       const notYetHeard = starting && state !== 'left' && lastSeenMs === undefined
-      if (state === 'alive' || leftRecently || notYetHeard) {
+      if (state === 'alive' || leftRecently || agentDownRecently || notYetHeard) {
         hosts.set(h.key, { underlayIp: h.body.underlayIp, vxlanPort: h.body.vxlanPort })
       }
     }

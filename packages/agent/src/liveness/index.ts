@@ -113,7 +113,7 @@ export interface LivenessCounters {
   newsIn: number
 }
 
-export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
+export class Liveness extends EventEmitter<{ change: [LivenessChange], agentDown: [{ peer: string, down: boolean }] }> {
   readonly #mesh: Mesh
   readonly #state: ClusterState
   readonly #log: Logger
@@ -134,6 +134,10 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   /** Backoff of dial probes to unreachable hosts, so a host that is gone for good is not
    * dialled by every agent every few seconds forever. */
   readonly #redial = new Map<string, { atMs: number, gapMs: number }>()
+  /** Peers whose last probe was refused (a TCP reset: the host's kernel is up, its agent
+   * is not), with the local time of the first such refusal since it last answered or
+   * timed out. Its containers still run; see agentDown(). */
+  readonly #agentDown = new Map<string, number>()
   #round = 0
   #timers: NodeJS.Timeout[] = []
   #running = false
@@ -195,6 +199,16 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
   /** Wall-clock time this agent last saw the peer's state change (for benches and status). */
   stateSinceMs (peer: string): number | undefined {
     return this.#since.get(peer)
+  }
+
+  /**
+   * Whether `peer`'s agent is down while its host is up: its last probe was refused (a
+   * reset from its kernel) and none has timed out or been answered since. A crashed or
+   * restarting agent looks like this; a host whose power or link is gone answers nothing.
+   * The data plane keeps such a host's endpoints for the restart grace (agent.ts).
+   */
+  agentDown (peer: string): boolean {
+    return this.#agentDown.has(peer)
   }
 
   /** Peers whose endpoints the data plane should program. */
@@ -266,6 +280,7 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
       this.counters.probesSent++
       let refused = false
       const ack = await this.#mesh.probe(peer, this.#request(peer), timeoutMs, () => { refused = true })
+      this.#kernelEvidence(peer, this.#outcome(peer, ack, refused))
       if (ack?.ok === true) {
         this.#health = Math.max(0, this.#health - 1)
         this.#answered(peer, ack, true)
@@ -303,6 +318,45 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
       }
       // A suspicion that came with a starting agent's view is its own business: only first-hand ones are news.
       if (first || !this.#fromView.has(peer)) await this.#publish({ kind: NewsKind.NEWS_SUSPECT, peer, incarnation: life, seq })
+    } finally {
+      this.#inFlight.delete(peer)
+    }
+  }
+
+  /** What a failed or answered probe says about the host: its agent answered; its kernel
+   * refused the dial (agent down); a connection is open but the probe went unanswered (a
+   * starting or busy agent: the host is up); or nothing answered at all. */
+  #outcome (peer: string, ack: ProbeAck | undefined, refused: boolean): 'answered' | 'refused' | 'connected' | 'silent' {
+    if (ack?.ok === true) return 'answered'
+    if (refused) return 'refused'
+    return this.#mesh.isConnected(peer) ? 'connected' : 'silent'
+  }
+
+  /** What a probe said about the host's kernel (see agentDown()); a change is told to the
+   * data plane. */
+  #kernelEvidence (peer: string, outcome: 'answered' | 'refused' | 'connected' | 'silent'): void {
+    const was = this.#agentDown.has(peer)
+    if (outcome === 'refused') {
+      if (!was) this.#agentDown.set(peer, Date.now())
+    } else if (outcome !== 'connected') {
+      this.#agentDown.delete(peer)
+    }
+    if (was !== this.#agentDown.has(peer)) {
+      this.#log.info({ peer, agentDown: !was }, was ? 'peer no longer refuses connections' : 'peer refuses connections: its agent is down, its host is up')
+      this.emit('agentDown', { peer, down: !was })
+    }
+  }
+
+  /** A dial that blames nobody, only to learn whether a suspected host's kernel answers
+   * (hosts not connected to it hear of a suspicion only through news). */
+  async #checkKernel (peer: string): Promise<void> {
+    if (this.#inFlight.has(peer)) return
+    this.#inFlight.add(peer)
+    try {
+      let refused = false
+      const ack = await this.#mesh.probe(peer, this.#request(peer), this.#intervalMs * (1 + this.#health), () => { refused = true })
+      this.#kernelEvidence(peer, this.#outcome(peer, ack, refused))
+      if (ack?.ok === true) this.#answered(peer, ack, true)
     } finally {
       this.#inFlight.delete(peer)
     }
@@ -405,6 +459,7 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange] }> {
           // A neighbour is a witness of its own: its probe either confirms the suspicion
           // or reaches the accused, which then refutes even if it missed the news.
           if (this.#mesh.isConnected(news.peer)) void this.#probe(news.peer)
+          else void this.#checkKernel(news.peer)
         }
         break
       case NewsKind.NEWS_ALIVE:
