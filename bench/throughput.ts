@@ -6,7 +6,7 @@
  *   (a) meshplane  hosts 0 and 1 run real agents; a network is created and one container
  *                  namespace per host attached through the agents' API (POST /v1/networks,
  *                  POST /v1/attach); iperf3 between the two containers.
- *   (b) iproute2   hosts 2 and 3 get the design's layout by hand (docs/testing.md): bridge,
+ *   (b) iproute2   hosts 2 and 3 get the design's layout by hand (docs/design.md): bridge,
  *                  VXLAN (learning off, ARP proxy, dev eth0, the MTU meshplane chose), a
  *                  container veth on the bridge, anycast gateway, static FDB + neighbour +
  *                  all-zeros entries; iperf3 between those two containers.
@@ -66,7 +66,7 @@ async function buildMeshplane (cluster: Cluster, h0: Host, h1: Host, logLevel: s
 
 interface HandSide { c2: Container, c3: Container, ip2: string, ip3: string }
 
-/** testing.md's iproute2 layout on hosts 2 and 3, one container each. */
+/** The kernel layout of docs/design.md, made with iproute2 on hosts 2 and 3, one container each. */
 async function buildByHand (cluster: Cluster, h2: Host, h3: Host, mtu: number, vni: number): Promise<HandSide> {
   const c2 = await cluster.addContainer(h2, 'c2')
   const c3 = await cluster.addContainer(h3, 'c3')

@@ -28,7 +28,7 @@ export class TestAgent {
   readonly api: ApiClient
   readonly socket: string
   /** The agent's Docker plugin socket: per host, never in /run/docker/plugins (a socket
-   * there would be found by every dockerd on the machine, testing.md). */
+   * there would be found by every dockerd on the machine). */
   readonly dockerSocket: string
   readonly dataDir: string
   readonly log: string

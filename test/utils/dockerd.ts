@@ -1,5 +1,5 @@
 /**
- * Real Docker daemons on the hosts of a test cluster (testing.md, "Real Docker"): one
+ * Real Docker daemons on the hosts of a test cluster: one
  * dockerd per namespace host, started with nsenter (not `ip netns exec`, which remounts
  * /sys and breaks dockerd's cgroups) in a private mount namespace whose /etc/docker is a
  * bind mount of a per-host folder holding `plugins/meshplane.spec` → that host's agent

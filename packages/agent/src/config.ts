@@ -36,7 +36,7 @@ export const AgentConfigSchema = z.strictObject({
   'sync-interval-ms': ms.default(10_000),
   'resync-interval-ms': ms.default(5_000),
   'tombstone-ttl-ms': ms.default(24 * 60 * 60 * 1000),
-  // rmpeer refuses hosts unreachable for less than this (Weave's lesson: peers.md §1)
+  // rmpeer refuses hosts unreachable for less than this (Weave's lesson: docs/design.md, "Addresses")
   'rmpeer-safety-ms': ms.default(10 * 60 * 1000),
   'target-peers': z.coerce.number().int().min(1).max(64).default(4)
 })

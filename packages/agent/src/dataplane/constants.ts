@@ -67,7 +67,7 @@ export const RETRY_BASE_MS = 250
 export const NETNS_CONFIGURE_TIMEOUT_MS = 15_000
 
 /**
- * Neighbour-table limits, the values Docker raises them to (design.md, "The kernel"):
+ * Neighbour-table limits, the values Docker raises them to (docs/design.md, "The kernel"):
  * permanent entries count against gc_thresh3, so a big network would otherwise hit
  * "neighbour table overflow" at the kernel default of 1024.
  */

@@ -3,7 +3,7 @@
  * cluster state the caller hands in. No I/O, no clock, no logger: problems in the input
  * come back as `warnings` for the caller to log.
  *
- * Layout per network (design.md, "The kernel"), only for networks with a LOCAL endpoint:
+ * Layout per network (docs/design.md, "The kernel"), only for networks with a LOCAL endpoint:
  *   mpbr<vni>  bridge, MTU, the anycast gateway address (its prefix route is the subnet route)
  *   mpvx<vni>  VXLAN port of the bridge: id=vni, local=underlay, learning off, ARP proxy on
  *   per remote endpoint  permanent neighbour ip→mac and `self` FDB mac→remote VTEP on mpvx
@@ -63,7 +63,7 @@ export function computeDesired (input: DataplaneInput, options: ComputeDesiredOp
   const vniOwner = new Map<number, string>()
   for (const network of networks) {
     const members = endpointsByNetwork.get(network.name) ?? []
-    // A host programs only the networks it has endpoints in (design.md, "Scale").
+    // A host programs only the networks it has endpoints in (docs/design.md, "The kernel").
     if (!members.some(endpoint => endpoint.host === self.peerId)) continue
 
     if (!Number.isInteger(network.vni) || network.vni < 1 || network.vni > 0xffffff) {

@@ -736,7 +736,7 @@ export class NetlinkKernel {
    * local endpoint may carry a MAC the bridge last saw behind the VXLAN port (the address,
    * hence the MAC, was another host's container a moment ago); until it expires (300 s) or
    * the container sends a frame, the bridge would send frames for it back to the VXLAN
-   * port, which drops them (docker-plugin-api.md §6, moby/libnetwork#1768). Gone is done.
+   * port, which drops them (docs/docker-plugin.md, moby/libnetwork#1768). Gone is done.
    */
   async forgetLearnedMac (port: string, mac: string): Promise<void> {
     await this.#ignoreGone((async () => {

@@ -1,6 +1,6 @@
 /**
  * Fixed values of the Docker plugin, each with where it comes from. Protocol facts:
- * ../shared/docs/docker-plugin-api.md (libnetwork drivers/remote, ipams/remote).
+ * docs/docker-plugin.md (libnetwork drivers/remote, ipams/remote).
  */
 
 /** Docker finds the plugin by socket name in /run/docker/plugins: `-d meshplane`. */

@@ -8,7 +8,7 @@
  * run on every host makes or joins ONE cluster-wide meshplane network, and
  * `docker run --network blue …` on any host puts a container on it.
  *
- * How it works (protocol facts: ../shared/docs/docker-plugin-api.md)
+ * How it works (protocol facts: docs/docker-plugin.md)
  * - Identity. Docker passes drivers only a random per-host NetworkID, never the name. The
  *   network is named by `-o meshplane.network=NAME` (CreateNetwork) and the IPAM pool by its
  *   subnet (PoolID `meshplane:<subnet>`; meshplane subnets never overlap, so a subnet names

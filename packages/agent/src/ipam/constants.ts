@@ -23,7 +23,7 @@ export const MAX_GRANT_SIZE = 65_536
 
 /** rmpeer refuses a host that has been unreachable for less than this: a host that is only
  * partitioned or rebooting would come back and allocate from ranges that were handed to
- * someone else (Weave's top IPAM failure, peers.md §1). */
+ * someone else (Weave's top IPAM failure, docs/design.md "Addresses"). */
 export const DEFAULT_RMPEER_SAFETY_MS = 10 * 60_000
 
 /** The free-space hint in this host's ranges record is rewritten when it drifts by more

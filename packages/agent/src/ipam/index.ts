@@ -33,7 +33,7 @@
  * nothing, their hosts void their ranges, and their allocations are reported (log and
  * `status().conflicts`). `rmpeer` on two hosts for the same dead host: equal generations,
  * the lower peer id keeps the ranges and the other drops them, reporting its
- * allocations there. Run `rmpeer` on ONE host (Weave's lesson, peers.md §1); it is
+ * allocations there. Run `rmpeer` on ONE host (Weave's lesson, docs/design.md "Addresses"); it is
  * refused (E_PEER_ALIVE) until the host has been unreachable for the safety period.
  *
  * Trust: every member holds the cluster key and signs only its own record; a member that

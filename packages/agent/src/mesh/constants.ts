@@ -21,7 +21,7 @@ export const DEFAULT_SYNC_INTERVAL_MS = 10_000
 
 /** Each agent keeps at least this many connections to other agents it learned from host
  * records, so a cluster that was only given the seed's address does not depend on it and
- * gossip does not funnel through one star centre (libp2p.md §6). */
+ * gossip does not funnel through one star centre (docs/design.md, "The mesh"). */
 export const DEFAULT_TARGET_PEERS = 4
 
 /** How often the agent checks its connections and redials. Per-address backoff doubles up

@@ -248,7 +248,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
           // only carries the rest; memberlist (Serf, Consul) gossips to 3 on a LAN too.
           // Measured at N = 30 (docs/performance.md): D 6 → 4 → 3 took the CPU per network
           // create per host from ~5 ms to ~3 ms. Dhi 64 (every connection in the mesh)
-          // was for a star around the seed (libp2p.md §6); agents keep their own
+          // was for a star around the seed (docs/design.md, "The mesh"); agents keep their own
           // connections now (target peers, probes), so the mesh graph is connected without.
           D: 3,
           Dlo: 2,
