@@ -9,6 +9,7 @@ import { promisify } from 'node:util'
 import { createCluster, waitFor } from '../test/utils/netns.js'
 import { startAgents, waitForPeers, MESHPLANE_JS, type TestAgent } from '../test/utils/agents.js'
 import { macFromIp } from '@meshplane/agent/net/addr.js'
+import { NETNS_PREREQUISITES, missingPrerequisites } from '../test/utils/prerequisites.js'
 
 const run = promisify(execFile)
 const HOSTS = 3
@@ -21,6 +22,13 @@ async function cli (agent: TestAgent, args: string[]): Promise<string> {
 }
 
 function say (s: string): void { process.stdout.write(s + '\n') }
+
+// Before anything is made: without ping every cell of the matrix would say FAIL.
+const missing = missingPrerequisites([...NETNS_PREREQUISITES, 'bridge'])
+if (missing !== undefined) {
+  process.stderr.write(`npm run demo: ${missing}\n`)
+  process.exit(1)
+}
 
 const t0 = Date.now()
 const cluster = await createCluster({ prefix: 'demo', hosts: HOSTS })

@@ -13,6 +13,7 @@ import test, { type ExecutionContext } from 'ava'
 import { createCluster, waitFor, sleep, type Cluster } from '../utils/netns.js'
 import { startAgents, waitForPeers, type TestAgent } from '../utils/agents.js'
 import { startDockerd, BUSYBOX, type TestDockerd } from '../utils/dockerd.js'
+import { DOCKER_PREREQUISITES } from '../utils/prerequisites.js'
 
 const SUBNET = '10.240.0.0/16'
 const ECHO_TCP = 8080
@@ -21,7 +22,7 @@ const ECHO_UDP = 9000
 interface Env { cluster: Cluster, agents: TestAgent[], dockerds: TestDockerd[], outside: { name: string, ip: string } }
 
 async function withWorld (t: ExecutionContext, hosts: number, fn: (env: Env) => Promise<void>): Promise<void> {
-  const cluster = await createCluster({ prefix: 'mpw', hosts })
+  const cluster = await createCluster({ prefix: 'mpw', hosts, needs: [...DOCKER_PREREQUISITES, 'nft', 'socat'] })
   const dockerds: TestDockerd[] = []
   try {
     const outside = await cluster.addOutside()

@@ -11,6 +11,7 @@ import { createCluster, waitFor, sleep, type Cluster } from '../utils/netns.js'
 import { startAgents, waitForPeers, type TestAgent } from '../utils/agents.js'
 import { startDockerd, BUSYBOX, type TestDockerd } from '../utils/dockerd.js'
 import { spawnTracked } from '../utils/proc.js'
+import { DOCKER_PREREQUISITES } from '../utils/prerequisites.js'
 
 const SUBNET = '10.240.0.0/16'
 const createArgs = (name: string, subnet: string): string[] =>
@@ -28,7 +29,7 @@ interface Env { cluster: Cluster, agents: TestAgent[], dockerds: TestDockerd[], 
 async function withDocker (t: ExecutionContext, hosts: number, fn: (env: Env) => Promise<void>): Promise<void> {
   const t0 = Date.now()
   const lap = (what: string): void => { t.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`) }
-  const cluster = await createCluster({ prefix: 'mpd', hosts })
+  const cluster = await createCluster({ prefix: 'mpd', hosts, needs: DOCKER_PREREQUISITES })
   const dockerds: TestDockerd[] = []
   try {
     const agents = await startAgents(cluster, { args: AGENT_ARGS })

@@ -19,7 +19,7 @@ const UDP_PORT = 9000
 interface Env { cluster: Cluster, agents: TestAgent[], outside: { name: string, ip: string } }
 
 async function withEgress (hosts: number, fn: (env: Env) => Promise<void>): Promise<void> {
-  const cluster = await createCluster({ prefix: 'mpe', hosts })
+  const cluster = await createCluster({ prefix: 'mpe', hosts, needs: ['nft', 'socat'] })
   try {
     const outside = await cluster.addOutside()
     // Both servers print the client's address as they saw it: the NAT is what is tested.

@@ -10,7 +10,7 @@ import { macFromIp } from '@meshplane/agent/net/addr.js'
 interface Ctr { c: Container, ip: string, host: number, agent: TestAgent }
 
 async function withOverlay (opts: { hosts: number, perHost: number, underlayMtu?: number }, fn: (x: { cluster: Cluster, agents: TestAgent[], ctrs: Ctr[], vni: number }) => Promise<void>): Promise<void> {
-  const cluster = await createCluster({ prefix: 'mpo', hosts: opts.hosts, underlayMtu: opts.underlayMtu })
+  const cluster = await createCluster({ prefix: 'mpo', hosts: opts.hosts, underlayMtu: opts.underlayMtu, needs: ['socat', 'tcpdump'] })
   try {
     const agents = await startAgents(cluster)
     await waitForPeers(agents, 'alive')

@@ -7,6 +7,7 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { NETNS_PREREQUISITES, requirePrerequisites } from './prerequisites.js'
 
 export interface LabHost {
   name: string
@@ -53,6 +54,7 @@ function destroySync (lab: Lab): void {
 }
 
 export async function createLab (opts: { hosts: number, containersPerHost: number }): Promise<Lab> {
+  requirePrerequisites(NETNS_PREREQUISITES)
   const prefix = `mpdp-${process.pid}-${Math.floor(Math.random() * 0xffff).toString(16)}`
   const subnet = 1 + (process.pid % 250)
   const made: string[] = []

@@ -19,10 +19,10 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, 
 import { join } from 'node:path'
 import { trackDir, trackExitHook, untrackDir, untrackExitHook } from './cleanup.js'
 import { run, type ExecResult } from './proc.js'
+import { BUSYBOX_BIN, DOCKER_CLI, DOCKER_PREREQUISITES, requirePrerequisites } from './prerequisites.js'
 import { sleep, waitFor, type Cluster, type Host, type ProcessHandle } from './netns.js'
 
-/** Debian's docker.io CLI; the machine may have another `docker` earlier on PATH. */
-export const DOCKER_CLI = '/usr/bin/docker'
+export { DOCKER_CLI }
 export const BUSYBOX = 'busybox:local'
 const BUSYBOX_APPLETS = ['sh', 'ping', 'ip', 'sleep', 'nc', 'cat', 'ls', 'hostname', 'ifconfig', 'route', 'true', 'kill']
 
@@ -82,8 +82,8 @@ export class TestDockerd {
   async importBusybox (): Promise<void> {
     const root = join(this.dir, 'busybox-root')
     mkdirSync(join(root, 'bin'), { recursive: true })
-    if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing: install busybox-static')
-    copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'))
+    requirePrerequisites(['busybox'])
+    copyFileSync(BUSYBOX_BIN, join(root, 'bin', 'busybox'))
     for (const applet of BUSYBOX_APPLETS) if (!existsSync(join(root, 'bin', applet))) symlinkSync('busybox', join(root, 'bin', applet))
     await run(['sh', '-c', `tar -C '${root}' -c . | ${DOCKER_CLI} -H 'unix://${this.apiSocket}' import --change 'CMD ["sh"]' - ${BUSYBOX}`], { check: true })
   }
@@ -129,6 +129,7 @@ export class TestDockerd {
 }
 
 export async function startDockerd (cluster: Cluster, host: Host, pluginSocket: string): Promise<TestDockerd> {
+  requirePrerequisites(DOCKER_PREREQUISITES)
   const d = new TestDockerd(cluster, host, pluginSocket)
   try {
     await d.start()

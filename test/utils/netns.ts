@@ -37,6 +37,7 @@ import {
   type SpawnOptions,
 } from './proc.js';
 import { sleep } from './wait.js';
+import { NETNS_PREREQUISITES, requirePrerequisites, type Prerequisite } from './prerequisites.js';
 
 export { waitFor, sleep, WaitTimeoutError, type WaitForOptions } from './wait.js';
 export { ExecError, type ExecOptions, type ExecResult, type ExitInfo, type ProcessHandle, type SpawnOptions } from './proc.js';
@@ -50,6 +51,8 @@ export interface CreateClusterOptions {
   underlayMtu?: number;
   /** Underlay subnet, "a.b.c.0/24". Default 10.77.<random>.0/24. Host i gets a.b.c.(10+i). */
   subnet?: string;
+  /** Tools the caller needs besides the harness's own (root, ip, ping, nsenter): checked first, one line if missing. */
+  needs?: readonly Prerequisite[];
 }
 
 export interface Host {
@@ -456,6 +459,7 @@ class NetnsCluster implements Cluster {
  * whatever was already made is removed before the error is rethrown.
  */
 export async function createCluster(opts: CreateClusterOptions): Promise<Cluster> {
+  requirePrerequisites([...NETNS_PREREQUISITES, ...(opts.needs ?? [])]);
   const cluster = new NetnsCluster(opts);
   try {
     await cluster.build();
