@@ -1,5 +1,6 @@
 /**
- * Liveness: (a) how long until every other host marks a kill -9'd agent unreachable,
+ * Liveness: (a) how long until every other host marks a kill -9'd agent (or, with
+ * `--fault cut`, a host whose underlay link went down) unreachable,
  * (b) what an idle cluster costs per host (CPU, RSS, probes, liveness news, bytes on the
  * wire, false alarms), and what liveness costs at 1,000 hosts, from (b).
  *
@@ -26,6 +27,9 @@ import {
 const USAGE = `usage: node dist/bench/liveness.js [options]
   --detect-hosts N          hosts for the detection runs (default 10)
   --kills K                 kill -9 / restart cycles (default 5)
+  --fault kill|cut          kill: SIGKILL the victim's agent (its kernel still answers: a
+                            refused dial); cut: take its underlay link down (nothing
+                            answers), up again between rounds (default kill)
   --victim I                host index killed (default: the last; host 0 is the seed)
   --idle-hosts LIST         cluster sizes for the idle measurement (default 30)
   --idle-seconds S          idle window (default 60; use 300 for the false-alarm check)
@@ -63,7 +67,7 @@ async function bootCluster (n: number, prefix: string, opts: Opts): Promise<{ cl
 
 interface Kill { killAtMs: number, perObserver: number[], seenAfterMs: number }
 
-async function detection (n: number, kills: number, victimIndex: number, opts: Opts): Promise<{ n: number, victim: number, kills: Kill[], startMs: number }> {
+async function detection (n: number, kills: number, victimIndex: number, opts: Opts, fault: 'kill' | 'cut'): Promise<{ n: number, victim: number, kills: Kill[], startMs: number }> {
   log(`detection: ${n} hosts`)
   const { cluster, agents, startMs } = await bootCluster(n, 'blive', opts)
   try {
@@ -76,8 +80,12 @@ async function detection (n: number, kills: number, victimIndex: number, opts: O
       // A random phase against the victim's beat timer.
       await sleepMs(1000 + Math.floor(Math.random() * opts.intervalMs))
       const killAtMs = Date.now()
-      victim.proc!.kill('SIGKILL')
-      await victim.proc!.exited
+      if (fault === 'kill') {
+        victim.proc!.kill('SIGKILL')
+        await victim.proc!.exited
+      } else {
+        await cluster.exec(cluster.underlay, ['ip', 'link', 'set', victim.host.port, 'down'], { check: true })
+      }
       const since = new Map<TestAgent, number>()
       const deadline = Date.now() + 60_000
       while (since.size < observers.length) {
@@ -92,8 +100,10 @@ async function detection (n: number, kills: number, victimIndex: number, opts: O
       const perObserver = [...since.values()].map(t => t - killAtMs)
       results.push({ killAtMs, perObserver, seenAfterMs })
       log(`detection: kill ${k + 1}/${kills}: all ${observers.length} observers marked it unreachable, slowest after ${max(perObserver)} ms`)
-      // Restart it with the same data dir (same identity) and wait until everyone sees it again.
-      await victim.start()
+      // Restart it with the same data dir (same identity), or give its link back, and wait
+      // until everyone sees it again.
+      if (fault === 'kill') await victim.start()
+      else await cluster.exec(cluster.underlay, ['ip', 'link', 'set', victim.host.port, 'up'], { check: true })
       await waitAllAlive(agents, 120_000)
     }
     return { n, victim: victimIndex, kills: results, startMs }
@@ -192,6 +202,7 @@ async function main (): Promise<void> {
   const { values } = flags({
     'detect-hosts': { type: 'string' },
     kills: { type: 'string' },
+    fault: { type: 'string' },
     victim: { type: 'string' },
     'idle-hosts': { type: 'string' },
     'idle-seconds': { type: 'string' },
@@ -220,7 +231,9 @@ async function main (): Promise<void> {
   const opts: Opts = { args, intervalMs, deadAfterMs, concurrency: Math.max(1, intFlag(values.concurrency, 6, 'concurrency')) }
 
   const loadBefore = loadNote()
-  const det = values['skip-detect'] === true || kills === 0 ? undefined : await detection(detectHosts, kills, victim, opts)
+  const fault = values.fault === undefined ? 'kill' : String(values.fault)
+  if (fault !== 'kill' && fault !== 'cut') throw new Error(`--fault must be kill or cut, got ${fault}`)
+  const det = values['skip-detect'] === true || kills === 0 ? undefined : await detection(detectHosts, kills, victim, opts, fault)
   const idles: IdleResult[] = []
   const idleIntervals = values['idle-probe-ms'] === undefined ? [] : intList(values['idle-probe-ms'] as string, [], 'idle-probe-ms')
   if (values['skip-idle'] !== true) {
@@ -244,13 +257,16 @@ async function main (): Promise<void> {
   if (det !== undefined) {
     const worst = det.kills.map(k => max(k.perObserver))
     const all = det.kills.flatMap(k => k.perObserver)
-    out.push(`(a) Failure detection: ${det.n} hosts, host ${det.victim} killed with SIGKILL ${det.kills.length} times (restarted in between)`)
+    out.push(fault === 'kill'
+      ? `(a) Failure detection: ${det.n} hosts, host ${det.victim} killed with SIGKILL ${det.kills.length} times (restarted in between)`
+      : `(a) Failure detection: ${det.n} hosts, host ${det.victim}'s underlay link taken down ${det.kills.length} times (up again in between)`)
     out.push('detection = max over the other hosts of (stateSinceMs of its "unreachable" − kill time)\n')
     out.push(table(['kill', 'slowest observer ms', 'fastest observer ms', 'median observer ms'],
       det.kills.map((k, i) => [i + 1, max(k.perObserver), Math.min(...k.perObserver), median(k.perObserver)])))
     out.push(table(['kills', 'p50 ms', 'max ms', 'all observers p50 ms', 'all observers max ms', 'goal'],
       [[det.kills.length, pct(worst, 50), max(worst), pct(all, 50), max(all), `≤ 3000 ms: ${max(worst) <= 3000 ? 'met' : 'MISSED'}`]]))
-    out.push(`(expected from the settings: the killed agent's sockets close, its neighbours probe it at once and fail (connection refused), publish a suspicion, and everyone marks it unreachable a suspicion time later: ≈ ${deadAfterMs - 2 * intervalMs} ms + probe + gossip + one 100 ms check)\n`)
+    if (fault === 'cut') out.push(`(expected from the settings: nothing answers; the first failed probe comes within about one interval (${intervalMs} ms), then the indirect probes (${intervalMs} ms) and the suspicion (${deadAfterMs - 2 * intervalMs} ms): ≈ dead-after (${deadAfterMs} ms) + up to one interval)\n`)
+    else out.push(`(expected from the settings: the killed agent's sockets close, its neighbours probe it at once and fail (connection refused), publish a suspicion, and everyone marks it unreachable a suspicion time later: ≈ ${deadAfterMs - 2 * intervalMs} ms + probe + gossip + one 100 ms check)\n`)
   }
 
   for (const r of idles) {

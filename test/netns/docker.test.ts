@@ -172,7 +172,7 @@ test.serial('3 hosts, the same docker network create on each, 2 containers per h
   })
 })
 
-test.serial('an agent restart loses no ping at 10 ms intervals; a restarted dockerd brings its restart-policy containers back, also when its agent comes up after it', async t => {
+test.serial('an agent restart, or a kill -9 and a restart, loses no ping at 10 ms intervals; a restarted dockerd brings its restart-policy containers back, also when its agent comes up after it', async t => {
   await withDocker(t, 2, async env => {
     const { dockerds, agents } = env
     await createEverywhere(env, 'blue', SUBNET)
@@ -181,7 +181,8 @@ test.serial('an agent restart loses no ping at 10 ms intervals; a restarted dock
     await waitFor(async () => await canPing(dockerds[0]!, 'ca', b), { what: 'a reaches b' })
 
     // 10 ms pings from a (iputils ping inside a's network namespace) while both agents
-    // restart, one after the other (each back in the mesh before the next goes).
+    // restart, one after the other (each back in the mesh before the next goes), then b's
+    // agent is killed and restarted.
     const pid = await dockerds[0]!.run(['inspect', '-f', '{{.State.Pid}}', 'ca'])
     const pinger = spawnTracked(['nsenter', `--net=/proc/${pid}/ns/net`, 'ping', '-i', '0.01', '-W', '1', b], 'a', ['ping'], { label: 'pinger' })
     await sleep(1000)
@@ -190,6 +191,11 @@ test.serial('an agent restart loses no ping at 10 ms intervals; a restarted dock
     await waitForPeers(agents, 'alive')
     await agents[0]!.stop()
     await agents[0]!.start()
+    await waitForPeers(agents, 'alive')
+    // A crash (kill -9, as an OOM kill or a watchdog restart) and a restart a second later.
+    await agents[1]!.kill9()
+    await sleep(1000)
+    await agents[1]!.start()
     await waitForPeers(agents, 'alive')
     await sleep(1000)
     pinger.kill('SIGINT') // ping prints its summary and exits
@@ -205,7 +211,7 @@ test.serial('an agent restart loses no ping at 10 ms intervals; a restarted dock
         t.log(`${agent.host.name}:\n${lines.map(l => l.slice(0, 300)).join('\n')}`)
       }
     }
-    t.is(m![1], m![2], `no ping lost across two agent restarts: ${m![0]}`)
+    t.is(m![1], m![2], `no ping lost across two agent restarts and a kill -9: ${m![0]}`)
     // The restarted agents still serve Docker: a new container on each host.
     const a2 = await runContainer(dockerds[0]!, 'ca2', 'blue')
     await waitFor(async () => await canPing(dockerds[1]!, 'cb', a2), { timeoutMs: 10_000, what: 'b reaches a2 after the restarts' })

@@ -121,7 +121,7 @@ test('drift is repaired: FDB and neighbour entries deleted by hand come back wit
   })
 })
 
-test('detach withdraws an endpoint everywhere; a killed host\'s endpoints are withdrawn after dead-after and come back with it', async t => {
+test('detach withdraws an endpoint everywhere; a crashed agent\'s endpoints stay while its host answers; a dead host\'s are withdrawn after dead-after and come back with it', async t => {
   await withOverlay({ hosts: 3, perHost: 1 }, async ({ cluster, agents, ctrs }) => {
     const [a, b, c] = ctrs as [Ctr, Ctr, Ctr]
     await waitFor(async () => await fdbHas(cluster, 0, macFromIp(c.ip)) && await fdbHas(cluster, 1, macFromIp(c.ip)), { what: 'c programmed' })
@@ -132,17 +132,27 @@ test('detach withdraws an endpoint everywhere; a killed host\'s endpoints are wi
     await waitFor(async () => await fdbHas(cluster, 0, macFromIp(b.ip)), { what: 'b programmed on host 0' })
     const t0 = Date.now()
     const lap = (what: string): void => { t.log(`${what}: ${Date.now() - t0} ms`) }
+    // kill -9: the host's kernel still answers (refuses the agent's port), b still runs.
     await agents[1]!.kill9()
     lap('killed')
-    await waitFor(async () => !await fdbHas(cluster, 0, macFromIp(b.ip)), { timeoutMs: 2500 + 3000, what: 'the dead host\'s endpoint withdrawn' })
-    lap('withdrawn')
+    await waitFor(async () => await agents[0]!.stateOf(agents[1]!.peerId) === 'unreachable', { timeoutMs: 10_000, what: 'the killed agent unreachable' })
+    await sleep(1000)
+    t.true(await fdbHas(cluster, 0, macFromIp(b.ip)), 'a crashed agent\'s endpoints stay while its host answers')
+    t.true(await cluster.ping(a.c, b.ip, { count: 1, timeoutS: 2 }), 'and b is still reached')
     await agents[1]!.start()
     lap('restarted')
+    await waitFor(async () => await agents[0]!.stateOf(agents[1]!.peerId) === 'alive', { timeoutMs: 15_000, what: 'the agent alive again' })
+
+    // A dead host: its underlay link goes down, nothing answers.
+    const cutAt = Date.now()
+    await cluster.exec(cluster.underlay, ['ip', 'link', 'set', cluster.hosts[1]!.port, 'down'], { check: true })
+    await waitFor(async () => !await fdbHas(cluster, 0, macFromIp(b.ip)), { timeoutMs: 2500 + 4000, what: 'the dead host\'s endpoint withdrawn' })
+    t.log(`withdrawn ${Date.now() - cutAt} ms after the cut`)
+    await cluster.exec(cluster.underlay, ['ip', 'link', 'set', cluster.hosts[1]!.port, 'up'], { check: true })
     await waitFor(async () => await fdbHas(cluster, 0, macFromIp(b.ip)), { timeoutMs: 15_000, what: 'the endpoint back with its host' })
     lap('back')
     await waitFor(async () => await cluster.ping(a.c, b.ip, { count: 1, timeoutS: 2 }), { what: 'connectivity back' })
     lap('pings')
-    t.pass()
   })
 })
 
