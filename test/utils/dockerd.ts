@@ -26,6 +26,16 @@ export { DOCKER_CLI }
 export const BUSYBOX = 'busybox:local'
 const BUSYBOX_APPLETS = ['sh', 'ping', 'ip', 'sleep', 'nc', 'cat', 'ls', 'hostname', 'ifconfig', 'route', 'true', 'kill']
 
+/** The test daemons' networking: no iptables rules and no docker0, so that only
+ * meshplane's plugin touches the host's network. */
+export const ISOLATED_NETWORKING: readonly string[] = ['--iptables=false', '--ip6tables=false', '--bridge=none']
+
+export interface DockerdOptions {
+  /** Replaces ISOLATED_NETWORKING; [] gives Docker's own defaults (docker0, its NAT and
+   * DNAT rules through iptables, the userland proxy), e.g. to compare with its bridge driver. */
+  networkFlags?: readonly string[]
+}
+
 export class TestDockerd {
   readonly dir: string
   readonly etcDir: string
@@ -37,7 +47,10 @@ export class TestDockerd {
    * out of reach of the process-group kill, so they are found by folder and killed. */
   readonly #exitHook = (): void => { for (const p of this.ownProcesses()) { try { process.kill(p, 'SIGKILL') } catch {} } }
 
-  constructor (readonly cluster: Cluster, readonly host: Host, readonly pluginSocket: string) {
+  readonly networkFlags: readonly string[]
+
+  constructor (readonly cluster: Cluster, readonly host: Host, readonly pluginSocket: string, opts: DockerdOptions = {}) {
+    this.networkFlags = opts.networkFlags ?? ISOLATED_NETWORKING
     // Short: containerd's socket path below the exec root must fit in 108 bytes.
     this.dir = join(cluster.dir, `d${host.index}`)
     this.etcDir = join(this.dir, 'etc')
@@ -55,7 +68,7 @@ export class TestDockerd {
     const d = this.dir
     const dockerd = [
       'dockerd', '--data-root', join(d, 'data'), '--exec-root', join(d, 'exec'), '--pidfile', this.pidfile,
-      '-H', `unix://${this.apiSocket}`, '--storage-driver', 'vfs', '--iptables=false', '--ip6tables=false', '--bridge=none',
+      '-H', `unix://${this.apiSocket}`, '--storage-driver', 'vfs', ...this.networkFlags,
       // Containers get 2 s to stop when the daemon shuts down (the test's restart).
       '--shutdown-timeout', '2'
     ].join(' ')
@@ -128,9 +141,9 @@ export class TestDockerd {
   }
 }
 
-export async function startDockerd (cluster: Cluster, host: Host, pluginSocket: string): Promise<TestDockerd> {
+export async function startDockerd (cluster: Cluster, host: Host, pluginSocket: string, opts: DockerdOptions = {}): Promise<TestDockerd> {
   requirePrerequisites(DOCKER_PREREQUISITES)
-  const d = new TestDockerd(cluster, host, pluginSocket)
+  const d = new TestDockerd(cluster, host, pluginSocket, opts)
   try {
     await d.start()
   } catch (err) {
