@@ -10,17 +10,25 @@
  * daemon, containerd, image and host namespace — the deployment meshplane's README
  * describes (Docker's rules and meshplane's table side by side); only the network differs:
  *
- *   meshplane  docker run -d -p PORT:80 --network blue …   (the agent's DNAT in `inet meshplane`)
- *   bridge     docker run -d -p PORT:80 …                  (docker0: Docker's DNAT + docker-proxy)
+ *   meshplane  docker run -d -p PORT:80 --network blue …  (the agent's DNAT in `inet meshplane`)
+ *   docker0    docker run -d -p PORT:80 …                 (the default bridge: Docker's DNAT
+ *                                                          rules + docker-proxy)
+ *   pub        docker run -d -p PORT:80 --network pub …   (`docker network create pub`: the
+ *              bridge driver on a user-defined network, which, like meshplane's, also gets
+ *              Docker's embedded DNS set up in each container: the like-for-like baseline)
  *
  * Each container runs busybox httpd serving a body unique to it. Per container: `run` is
  * the `docker run -d` alone; `answered` is from the start of `docker run` until an HTTP GET
  * from the outside namespace to host 0's underlay address and PORT returns that body (a
  * prober in the outside namespace opens a new connection every 10 ms, each given 300 ms, from
  * the start of `docker run`); then `docker rm -f` is timed. Every container gets a host port
- * of its own. The series are interleaved (one meshplane and one bridge container per round,
- * the order swapped every round) so that load from elsewhere on the machine hits both alike;
- * one warm-up round per driver is not counted. The ratios compare meshplane to the bridge.
+ * of its own. One resident container (no ports) per network stays up throughout, so each
+ * measured one joins a network that is already in use on the host, the common case:
+ * meshplane makes a network's bridge and firewall table on the host's first endpoint in it
+ * and removes them with the last, where Docker makes its bridges at `network create`
+ * (--no-resident measures that first-container case). The series are interleaved (one container per network per round, the order
+ * rotated every round) so that load from elsewhere on the machine hits all alike; one
+ * warm-up round is not counted. The goal is judged against both bridge series.
  *
  *   npx tsc -b && node_modules/.bin/node dist/bench/docker-ports.js --containers 20
  */
@@ -30,11 +38,16 @@ import { join } from 'node:path'
 import { createCluster, waitFor, type ProcessHandle } from '../test/utils/netns.js'
 import { startAgents, waitForPeers } from '../test/utils/agents.js'
 import { BUSYBOX, startDockerd, type TestDockerd } from '../test/utils/dockerd.js'
-import { commandLine, flags, fmt, intFlag, loadNote, log, machine, max, NODE, pct, requireRoot, runMain, table } from './lib.js'
+import { agentArgs, commandLine, flags, fmt, intFlag, loadNote, log, machine, max, NODE, pct, requireRoot, runMain, table } from './lib.js'
 
 const USAGE = `usage: node dist/bench/docker-ports.js [options]
   --containers K    containers per driver (default 20), interleaved
   --warmup W        uncounted rounds first (default 1)
+  --no-resident     no resident container per network: each measured container is then
+                    the host's only one on its network, and meshplane creates and
+                    removes the network's bridge and firewall table with it every time
+  --log-level L     agent log level (default warn; debug logs every plugin request,
+                    MESHPLANE_KEEP_TMP=1 keeps the logs)
 `
 
 const GOAL = 1.2
@@ -141,7 +154,7 @@ class Prober {
 interface Series { run: number[], answered: number[], rm: number[] }
 
 async function main (): Promise<void> {
-  const { values } = flags({ containers: { type: 'string' }, warmup: { type: 'string' } }, USAGE, { allowPositionals: false })
+  const { values } = flags({ containers: { type: 'string' }, warmup: { type: 'string' }, 'log-level': { type: 'string' }, 'no-resident': { type: 'boolean' } }, USAGE, { allowPositionals: false })
   requireRoot()
   const k = intFlag(values.containers, 20, 'containers', 1, 500)
   const warmup = intFlag(values.warmup, 1, 'warmup', 0, 20)
@@ -154,7 +167,7 @@ async function main (): Promise<void> {
     const outside = await cluster.addOutside()
     const probeSock = join(cluster.dir, 'prober.sock')
     proberProc = cluster.spawn(outside.name, [NODE, '-e', PROBER, probeSock, String(PROBE_INTERVAL_MS), String(PROBE_CONNECT_MS)], { label: 'prober' })
-    const agents = await startAgents(cluster, { args: ['--log-level', 'warn'] })
+    const agents = await startAgents(cluster, { args: agentArgs({ 'log-level': 'warn', ...values }) })
     await waitForPeers(agents, 'alive')
     const host = cluster.hosts[0]!
     dockerd = await startDockerd(cluster, host, agents[0]!.dockerSocket, { networkFlags: [] })
@@ -169,15 +182,18 @@ async function main (): Promise<void> {
     prober = await Prober.open(probeSock)
     const p = prober
 
+    await d.run(['network', 'create', '-d', 'bridge', 'pub'])
     const drivers = {
-      meshplane: { net: ['--network', 'blue'], basePort: 20000 },
-      bridge: { net: [] as string[], basePort: 30000 }
+      meshplane: { net: ['--network', 'blue'], basePort: 20000, letter: 'm' },
+      bridge: { net: [] as string[], basePort: 30000, letter: 'b' },
+      userBridge: { net: ['--network', 'pub'], basePort: 40000, letter: 'u' }
     }
     type Driver = keyof typeof drivers
-    const series: Record<Driver, Series> = { meshplane: { run: [], answered: [], rm: [] }, bridge: { run: [], answered: [], rm: [] } }
+    const order: Driver[] = ['meshplane', 'bridge', 'userBridge']
+    const series = Object.fromEntries(order.map(dr => [dr, { run: [], answered: [], rm: [] }])) as unknown as Record<Driver, Series>
 
     const one = async (driver: Driver, i: number, counted: boolean): Promise<void> => {
-      const name = `${driver === 'meshplane' ? 'm' : 'b'}${i}`
+      const name = `${drivers[driver].letter}${i}`
       const marker = `answer-from-${name}`
       const port = drivers[driver].basePort + i
       const t0 = performance.now()
@@ -196,34 +212,42 @@ async function main (): Promise<void> {
       series[driver].rm.push(t4 - t3)
     }
 
-    log(`${warmup} warm-up round(s), then ${k} rounds of one meshplane and one bridge container`)
+    const resident = values['no-resident'] !== true
+    if (resident) {
+      for (const driver of order) await d.run(['run', '-d', '--name', `resident-${driver}`, ...drivers[driver].net, BUSYBOX, 'sleep', '100000'])
+    }
+    log(`${warmup} warm-up round(s), then ${k} rounds of one container per network`)
     for (let i = 0; i < warmup + k; i++) {
-      const order: Driver[] = i % 2 === 0 ? ['meshplane', 'bridge'] : ['bridge', 'meshplane']
-      for (const driver of order) await one(driver, i, i >= warmup)
+      // Each network takes each position in the round equally often.
+      for (let j = 0; j < order.length; j++) await one(order[(i + j) % order.length]!, i, i >= warmup)
       if (i >= warmup && (i - warmup + 1) % 5 === 0) log(`${i - warmup + 1}/${k} rounds`)
     }
 
-    const { meshplane: m, bridge: b } = series
+    const { meshplane: m, bridge: b, userBridge: u } = series
     const row = (what: string, v: number[]): Array<string | number> => [what, v.length, fmt(pct(v, 50)), fmt(pct(v, 95)), fmt(max(v))]
-    const ratio = (what: string, f: (v: number[]) => number): string => {
-      const r = f(m.answered) / f(b.answered)
-      return `${what}: ${r.toFixed(2)}× (goal ≤ ${GOAL}×: ${r <= GOAL ? 'met' : 'NOT met'})`
+    const ratio = (p: number, x: number[], y: number[], goal: boolean): string => {
+      const r = pct(x, p) / pct(y, p)
+      return `p${p} ${r.toFixed(2)}×` + (goal ? ` (goal ≤ ${GOAL}×: ${r <= GOAL ? 'met' : 'NOT met'})` : '')
     }
     const out: string[] = []
     out.push(`\ndocker run -p until the port answers from outside, meshplane vs Docker's bridge driver, ${new Date().toISOString()}`)
     out.push(`machine: ${machine()}`)
     out.push(`command: ${commandLine('docker-ports.js')}`)
-    out.push(`one dockerd on host 0 with Docker's default networking and the meshplane plugin; ${k} containers per driver, interleaved, ${warmup} warm-up round(s) not counted; prober in the outside namespace\n`)
+    out.push(`one dockerd on host 0 with Docker's default networking and the meshplane plugin; ${k} containers per network, interleaved, ${warmup} warm-up round(s) not counted; ${resident ? 'one resident container (no ports) per network' : 'no resident containers (--no-resident)'}; prober in the outside namespace\n`)
     out.push(table(['step', 'n', 'p50 ms', 'p95 ms', 'max ms'], [
       row('docker run -d -p, meshplane (--network blue)', m.run),
-      row('docker run -d -p, bridge (docker0)', b.run),
+      row('docker run -d -p, bridge (docker0, default)', b.run),
+      row('docker run -d -p, bridge (--network pub)', u.run),
       row('run start → answered from outside, meshplane', m.answered),
-      row('run start → answered from outside, bridge', b.answered),
+      row('run start → answered from outside, docker0', b.answered),
+      row('run start → answered from outside, pub', u.answered),
       row('docker rm -f, meshplane', m.rm),
-      row('docker rm -f, bridge', b.rm)
+      row('docker rm -f, docker0', b.rm),
+      row('docker rm -f, pub', u.rm)
     ]))
-    out.push(`answered, meshplane / bridge: ${ratio('p50', v => pct(v, 50))}; ${ratio('p95', v => pct(v, 95))}`)
-    out.push(`docker run alone, meshplane / bridge: p50 ${(pct(m.run, 50) / pct(b.run, 50)).toFixed(2)}×, p95 ${(pct(m.run, 95) / pct(b.run, 95)).toFixed(2)}×`)
+    out.push(`answered, meshplane / docker0: ${ratio(50, m.answered, b.answered, true)}; ${ratio(95, m.answered, b.answered, true)}`)
+    out.push(`answered, meshplane / pub:     ${ratio(50, m.answered, u.answered, true)}; ${ratio(95, m.answered, u.answered, true)}`)
+    out.push(`docker run alone, meshplane / docker0: ${ratio(50, m.run, b.run, false)}, ${ratio(95, m.run, b.run, false)}; meshplane / pub: ${ratio(50, m.run, u.run, false)}, ${ratio(95, m.run, u.run, false)}`)
     out.push(`(answered = an HTTP GET from the outside namespace to ${host.ip}:PORT returned the container's own body; a new connection every ${PROBE_INTERVAL_MS} ms from the start of docker run; ${loadNote()} at the end)`)
     process.stdout.write(out.join('\n') + '\n')
   } finally {
