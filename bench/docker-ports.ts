@@ -38,7 +38,7 @@ import { join } from 'node:path'
 import { createCluster, waitFor, type ProcessHandle } from '../test/utils/netns.js'
 import { startAgents, waitForPeers } from '../test/utils/agents.js'
 import { BUSYBOX, startDockerd, type TestDockerd } from '../test/utils/dockerd.js'
-import { agentArgs, commandLine, flags, fmt, intFlag, loadNote, log, machine, max, NODE, pct, requireRoot, runMain, table } from './lib.js'
+import { agentArgs, commandLine, flags, fmt, intFlag, loadNote, log, machine, max, median, NODE, pct, requireRoot, runMain, table } from './lib.js'
 
 const USAGE = `usage: node dist/bench/docker-ports.js [options]
   --containers K    containers per driver (default 20), interleaved
@@ -151,7 +151,8 @@ class Prober {
   close (): void { this.sock.destroy() }
 }
 
-interface Series { run: number[], answered: number[], rm: number[] }
+/** Per driver, index = round. */
+interface Series { run: number[], answered: number[], afterRun: number[], rm: number[] }
 
 async function main (): Promise<void> {
   const { values } = flags({ containers: { type: 'string' }, warmup: { type: 'string' }, 'log-level': { type: 'string' }, 'no-resident': { type: 'boolean' } }, USAGE, { allowPositionals: false })
@@ -190,7 +191,7 @@ async function main (): Promise<void> {
     }
     type Driver = keyof typeof drivers
     const order: Driver[] = ['meshplane', 'bridge', 'userBridge']
-    const series = Object.fromEntries(order.map(dr => [dr, { run: [], answered: [], rm: [] }])) as unknown as Record<Driver, Series>
+    const series = Object.fromEntries(order.map(dr => [dr, { run: [], answered: [], afterRun: [], rm: [] }])) as unknown as Record<Driver, Series>
 
     const one = async (driver: Driver, i: number, counted: boolean): Promise<void> => {
       const name = `${drivers[driver].letter}${i}`
@@ -209,6 +210,7 @@ async function main (): Promise<void> {
       if (!counted) return
       series[driver].run.push(t1 - t0)
       series[driver].answered.push(t2 - t0)
+      series[driver].afterRun.push(t2 - t1)
       series[driver].rm.push(t4 - t3)
     }
 
@@ -216,6 +218,7 @@ async function main (): Promise<void> {
     if (resident) {
       for (const driver of order) await d.run(['run', '-d', '--name', `resident-${driver}`, ...drivers[driver].net, BUSYBOX, 'sleep', '100000'])
     }
+    const loadAtStart = loadNote()
     log(`${warmup} warm-up round(s), then ${k} rounds of one container per network`)
     for (let i = 0; i < warmup + k; i++) {
       // Each network takes each position in the round equally often.
@@ -241,14 +244,20 @@ async function main (): Promise<void> {
       row('run start → answered from outside, meshplane', m.answered),
       row('run start → answered from outside, docker0', b.answered),
       row('run start → answered from outside, pub', u.answered),
+      row('run end → answered, meshplane (< 0: before)', m.afterRun),
+      row('run end → answered, docker0', b.afterRun),
+      row('run end → answered, pub', u.afterRun),
       row('docker rm -f, meshplane', m.rm),
       row('docker rm -f, docker0', b.rm),
       row('docker rm -f, pub', u.rm)
     ]))
     out.push(`answered, meshplane / docker0: ${ratio(50, m.answered, b.answered, true)}; ${ratio(95, m.answered, b.answered, true)}`)
     out.push(`answered, meshplane / pub:     ${ratio(50, m.answered, u.answered, true)}; ${ratio(95, m.answered, u.answered, true)}`)
+    // Same round, same moment of the machine's load: less noisy than the ratio of percentiles.
+    const paired = (y: number[]): string => median(m.answered.map((x, i) => x / y[i]!)).toFixed(2)
+    out.push(`answered, paired (median over rounds of meshplane / bridge in the same round): docker0 ${paired(b.answered)}×, pub ${paired(u.answered)}×`)
     out.push(`docker run alone, meshplane / docker0: ${ratio(50, m.run, b.run, false)}, ${ratio(95, m.run, b.run, false)}; meshplane / pub: ${ratio(50, m.run, u.run, false)}, ${ratio(95, m.run, u.run, false)}`)
-    out.push(`(answered = an HTTP GET from the outside namespace to ${host.ip}:PORT returned the container's own body; a new connection every ${PROBE_INTERVAL_MS} ms from the start of docker run; ${loadNote()} at the end)`)
+    out.push(`(answered = an HTTP GET from the outside namespace to ${host.ip}:PORT returned the container's own body; a new connection every ${PROBE_INTERVAL_MS} ms from the start of docker run; ${loadAtStart} at the start, ${loadNote()} at the end)`)
     process.stdout.write(out.join('\n') + '\n')
   } finally {
     prober?.close()
