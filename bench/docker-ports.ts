@@ -59,8 +59,10 @@ const ANSWER_TIMEOUT_MS = 30_000
  * The prober, run with `node -e` in the outside namespace: it serves a unix socket (the
  * file system is shared, the network is not) on which each line `ID HOST PORT MARKER
  * TIMEOUT_MS` starts probing HOST:PORT — a new connection every interval, at most 16 in
- * flight, each sending an HTTP GET — and is answered `ID ok ATTEMPTS` once a response
- * contains MARKER, or `ID timeout ATTEMPTS`.
+ * flight, each sending an HTTP GET — and is answered `ID ok ATTEMPTS SILENT REFUSED EMPTY`
+ * once a response contains MARKER (`ID timeout …` if none did in time): the connections
+ * made, those that got no answer at all within their time, those refused (RST), and
+ * those that connected but closed without the marker.
  */
 const PROBER = `
 const net = require('node:net')
@@ -69,13 +71,13 @@ function probe (host, port, marker, timeoutMs) {
   return new Promise(resolve => {
     const deadline = Date.now() + timeoutMs
     const sockets = new Set()
-    let done = false, attempts = 0
+    let done = false, attempts = 0, silent = 0, refused = 0, empty = 0
     const finish = r => {
       if (done) return
       done = true
       clearInterval(timer)
       for (const s of sockets) s.destroy()
-      resolve(r + ' ' + attempts)
+      resolve([r, attempts, silent, refused, empty].join(' '))
     }
     const attempt = () => {
       if (done) return
@@ -85,11 +87,12 @@ function probe (host, port, marker, timeoutMs) {
       const s = net.connect({ host, port })
       sockets.add(s)
       let body = ''
-      s.setTimeout(Number(connectMs), () => s.destroy())
-      s.on('connect', () => s.write('GET / HTTP/1.0\\r\\n\\r\\n'))
+      let connected = false
+      s.setTimeout(Number(connectMs), () => { if (!done) silent++; s.destroy() })
+      s.on('connect', () => { connected = true; s.write('GET / HTTP/1.0\\r\\n\\r\\n') })
       s.on('data', d => { body += d; if (body.includes(marker)) finish('ok') })
-      s.on('error', () => {})
-      s.on('close', () => sockets.delete(s))
+      s.on('error', e => { if (!done && e.code === 'ECONNREFUSED') refused++ })
+      s.on('close', () => { sockets.delete(s); if (!done && connected && !body.includes(marker)) empty++ })
     }
     const timer = setInterval(attempt, Number(intervalMs))
     attempt()
@@ -136,8 +139,9 @@ class Prober {
     return new Prober(sock)
   }
 
-  /** Resolves with performance.now() when host:port answered with marker. */
-  async answered (host: string, port: number, marker: string): Promise<number> {
+  /** Resolves with performance.now() when host:port answered with marker, and the prober's
+   * counts of connections (see PROBER). */
+  async answered (host: string, port: number, marker: string): Promise<{ t: number, counts: ProbeCounts }> {
     const id = String(this.#next++)
     const answer = await new Promise<string>(resolve => {
       this.#waiting.set(id, resolve)
@@ -145,14 +149,17 @@ class Prober {
     })
     const t = performance.now()
     if (!answer.startsWith('ok')) throw new Error(`${host}:${port} did not answer with ${marker} within ${ANSWER_TIMEOUT_MS} ms (${answer})`)
-    return t
+    const [attempts, silent, refused, empty] = answer.split(' ').slice(1).map(Number) as [number, number, number, number]
+    return { t, counts: { attempts, silent, refused, empty } }
   }
 
   close (): void { this.sock.destroy() }
 }
 
+interface ProbeCounts { attempts: number, silent: number, refused: number, empty: number }
+
 /** Per driver, index = round. */
-interface Series { run: number[], answered: number[], afterRun: number[], rm: number[] }
+interface Series { run: number[], answered: number[], afterRun: number[], rm: number[], probes: ProbeCounts[] }
 
 async function main (): Promise<void> {
   const { values } = flags({ containers: { type: 'string' }, warmup: { type: 'string' }, 'log-level': { type: 'string' }, 'no-resident': { type: 'boolean' } }, USAGE, { allowPositionals: false })
@@ -191,7 +198,7 @@ async function main (): Promise<void> {
     }
     type Driver = keyof typeof drivers
     const order: Driver[] = ['meshplane', 'bridge', 'userBridge']
-    const series = Object.fromEntries(order.map(dr => [dr, { run: [], answered: [], afterRun: [], rm: [] }])) as unknown as Record<Driver, Series>
+    const series = Object.fromEntries(order.map(dr => [dr, { run: [], answered: [], afterRun: [], rm: [], probes: [] }])) as unknown as Record<Driver, Series>
 
     const one = async (driver: Driver, i: number, counted: boolean): Promise<void> => {
       const name = `${drivers[driver].letter}${i}`
@@ -203,7 +210,7 @@ async function main (): Promise<void> {
       await d.run(['run', '-d', '--name', name, '-p', `${port}:80`, ...drivers[driver].net, BUSYBOX,
         'sh', '-c', `mkdir /www && echo ${marker} > /www/index.html && exec busybox httpd -f -p 80 -h /www`])
       const t1 = performance.now()
-      const t2 = await answered
+      const { t: t2, counts } = await answered
       const t3 = performance.now()
       await d.run(['rm', '-f', name])
       const t4 = performance.now()
@@ -212,6 +219,7 @@ async function main (): Promise<void> {
       series[driver].answered.push(t2 - t0)
       series[driver].afterRun.push(t2 - t1)
       series[driver].rm.push(t4 - t3)
+      series[driver].probes.push(counts)
     }
 
     const resident = values['no-resident'] !== true
@@ -257,6 +265,11 @@ async function main (): Promise<void> {
     const paired = (y: number[]): string => median(m.answered.map((x, i) => x / y[i]!)).toFixed(2)
     out.push(`answered, paired (median over rounds of meshplane / bridge in the same round): docker0 ${paired(b.answered)}×, pub ${paired(u.answered)}×`)
     out.push(`docker run alone, meshplane / docker0: ${ratio(50, m.run, b.run, false)}, ${ratio(95, m.run, b.run, false)}; meshplane / pub: ${ratio(50, m.run, u.run, false)}, ${ratio(95, m.run, u.run, false)}`)
+    const probes = (name: string, v: ProbeCounts[]): string => {
+      const mean = (f: (c: ProbeCounts) => number): string => (v.reduce((a, c) => a + f(c), 0) / v.length).toFixed(1)
+      return `${name} ${mean(c => c.attempts)} (silent ${mean(c => c.silent)}, refused ${mean(c => c.refused)}, closed without the body ${mean(c => c.empty)})`
+    }
+    out.push(`prober connections per container, mean: ${probes('meshplane', m.probes)}; ${probes('docker0', b.probes)}; ${probes('pub', u.probes)}`)
     out.push(`(answered = an HTTP GET from the outside namespace to ${host.ip}:PORT returned the container's own body; a new connection every ${PROBE_INTERVAL_MS} ms from the start of docker run; ${loadAtStart} at the start, ${loadNote()} at the end)`)
     process.stdout.write(out.join('\n') + '\n')
   } finally {
