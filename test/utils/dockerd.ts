@@ -32,7 +32,9 @@ export const ISOLATED_NETWORKING: readonly string[] = ['--iptables=false', '--ip
 
 export interface DockerdOptions {
   /** Replaces ISOLATED_NETWORKING; [] gives Docker's own defaults (docker0, its NAT and
-   * DNAT rules through iptables, the userland proxy), e.g. to compare with its bridge driver. */
+   * DNAT rules through iptables, the userland proxy), e.g. to compare with its bridge driver.
+   * The rules live in the host's namespace and go with it; docker-proxy processes are the
+   * daemon's children and go with it. */
   networkFlags?: readonly string[]
 }
 
