@@ -20,9 +20,9 @@
  * Each container runs busybox httpd serving a body unique to it. Per container: `run` is
  * the `docker run -d` alone; `answered` is from the start of `docker run` until an HTTP GET
  * from the outside namespace to host 0's underlay address and PORT returns that body (a
- * prober in the outside namespace opens a new connection every 10 ms, each given 300 ms, from
- * the start of `docker run`); then `docker rm -f` is timed. Every container gets a host port
- * of its own. One resident container (no ports) per network stays up throughout, so each
+ * prober in the outside namespace opens a new connection every 10 ms, each given 300 ms,
+ * from the start of `docker run`, or from its end with --probe-after-run: a client that
+ * waits for it); then `docker rm -f` is timed. Every container gets a host port of its own. One resident container (no ports) per network stays up throughout, so each
  * measured one joins a network that is already in use on the host, the common case:
  * meshplane makes a network's bridge and firewall table on the host's first endpoint in it
  * and removes them with the last, where Docker makes its bridges at `network create`
@@ -46,6 +46,8 @@ const USAGE = `usage: node dist/bench/docker-ports.js [options]
   --no-resident     no resident container per network: each measured container is then
                     the host's only one on its network, and meshplane creates and
                     removes the network's bridge and firewall table with it every time
+  --probe-after-run start probing when docker run returns (a client that waits for it)
+                    instead of from its start
   --log-level L     agent log level (default warn; debug logs every plugin request,
                     MESHPLANE_KEEP_TMP=1 keeps the logs)
 `
@@ -162,7 +164,7 @@ interface ProbeCounts { attempts: number, silent: number, refused: number, empty
 interface Series { run: number[], answered: number[], afterRun: number[], rm: number[], probes: ProbeCounts[] }
 
 async function main (): Promise<void> {
-  const { values } = flags({ containers: { type: 'string' }, warmup: { type: 'string' }, 'log-level': { type: 'string' }, 'no-resident': { type: 'boolean' } }, USAGE, { allowPositionals: false })
+  const { values } = flags({ containers: { type: 'string' }, warmup: { type: 'string' }, 'log-level': { type: 'string' }, 'no-resident': { type: 'boolean' }, 'probe-after-run': { type: 'boolean' } }, USAGE, { allowPositionals: false })
   requireRoot()
   const k = intFlag(values.containers, 20, 'containers', 1, 500)
   const warmup = intFlag(values.warmup, 1, 'warmup', 0, 20)
@@ -205,11 +207,12 @@ async function main (): Promise<void> {
       const marker = `answer-from-${name}`
       const port = drivers[driver].basePort + i
       const t0 = performance.now()
-      const answered = p.answered(host.ip, port, marker)
-      answered.catch(() => {}) // awaited below; a failed docker run must not leave it unhandled
+      let answered = afterRun ? undefined : p.answered(host.ip, port, marker)
+      answered?.catch(() => {}) // awaited below; a failed docker run must not leave it unhandled
       await d.run(['run', '-d', '--name', name, '-p', `${port}:80`, ...drivers[driver].net, BUSYBOX,
         'sh', '-c', `mkdir /www && echo ${marker} > /www/index.html && exec busybox httpd -f -p 80 -h /www`])
       const t1 = performance.now()
+      answered ??= p.answered(host.ip, port, marker)
       const { t: t2, counts } = await answered
       const t3 = performance.now()
       await d.run(['rm', '-f', name])
@@ -223,6 +226,7 @@ async function main (): Promise<void> {
     }
 
     const resident = values['no-resident'] !== true
+    const afterRun = values['probe-after-run'] === true
     if (resident) {
       for (const driver of order) await d.run(['run', '-d', '--name', `resident-${driver}`, ...drivers[driver].net, BUSYBOX, 'sleep', '100000'])
     }
@@ -270,7 +274,7 @@ async function main (): Promise<void> {
       return `${name} ${mean(c => c.attempts)} (silent ${mean(c => c.silent)}, refused ${mean(c => c.refused)}, closed without the body ${mean(c => c.empty)})`
     }
     out.push(`prober connections per container, mean: ${probes('meshplane', m.probes)}; ${probes('docker0', b.probes)}; ${probes('pub', u.probes)}`)
-    out.push(`(answered = an HTTP GET from the outside namespace to ${host.ip}:PORT returned the container's own body; a new connection every ${PROBE_INTERVAL_MS} ms from the start of docker run; ${loadAtStart} at the start, ${loadNote()} at the end)`)
+    out.push(`(answered = an HTTP GET from the outside namespace to ${host.ip}:PORT returned the container's own body; a new connection every ${PROBE_INTERVAL_MS} ms from the ${afterRun ? 'end (--probe-after-run)' : 'start'} of docker run; ${loadAtStart} at the start, ${loadNote()} at the end)`)
     process.stdout.write(out.join('\n') + '\n')
   } finally {
     prober?.close()
