@@ -18,17 +18,19 @@
  *              Docker's embedded DNS set up in each container: the like-for-like baseline)
  *
  * Each container runs busybox httpd serving a body unique to it. Per container: `run` is
- * the `docker run -d` alone; `answered` is from the start of `docker run` until an HTTP GET
- * from the outside namespace to host 0's underlay address and PORT returns that body (a
- * prober in the outside namespace opens a new connection every 10 ms, each given 300 ms,
- * from the start of `docker run`, or from its end with --probe-after-run: a client that
- * waits for it); then `docker rm -f` is timed. Every container gets a host port of its own. One resident container (no ports) per network stays up throughout, so each
+ * the `docker run -d` alone; `answered` is from the start of `docker run` until an HTTP
+ * GET from the outside namespace to host 0's underlay address and PORT returns that body
+ * (a prober in the outside namespace opens a new connection every 10 ms, each given 300
+ * ms, from the start of `docker run`, or from its end with --probe-after-run: a client
+ * that waits for it); then `docker rm -f` is timed. Every container gets a host port of
+ * its own. One resident container (no ports) per network stays up throughout, so each
  * measured one joins a network that is already in use on the host, the common case:
  * meshplane makes a network's bridge and firewall table on the host's first endpoint in it
  * and removes them with the last, where Docker makes its bridges at `network create`
- * (--no-resident measures that first-container case). The series are interleaved (one container per network per round, the order
- * rotated every round) so that load from elsewhere on the machine hits all alike; one
- * warm-up round is not counted. The goal is judged against both bridge series.
+ * (--no-resident measures that first-container case). The series are interleaved (one
+ * container per network per round, the order rotated every round) so that load from
+ * elsewhere on the machine hits all alike; one warm-up round is not counted. The goal is
+ * judged against both bridge series.
  *
  *   npx tsc -b && node_modules/.bin/node dist/bench/docker-ports.js --containers 20
  */
