@@ -120,7 +120,7 @@ test.serial('first start programs the layout: bridge, vxlan, gateway, remote ent
   t.truthy(ready)
   t.true(ready?.attach.created)
   t.is(ready?.first.failed.length, 0)
-  t.deepEqual(ready?.status.programmed.neighbours, 1)
+  t.deepEqual(ready?.status.programmed.neighbours, 2, 'the remote container on the VXLAN device, the local one on the bridge')
   t.deepEqual(ready?.status.programmed.fdb, 2, 'one unicast entry and one all-zeros entry')
 
   const h1 = current.hosts[0]?.name ?? ''

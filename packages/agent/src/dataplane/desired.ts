@@ -115,6 +115,14 @@ export function computeDesired (input: DataplaneInput, options: ComputeDesiredOp
       const who = `endpoint ${endpoint.network}/${endpoint.id} on ${endpoint.host}`
       if (endpoint.host === self.peerId) {
         links.push({ type: 'veth', name: vethName(network.name, endpoint.id), network: network.name, endpointId: endpoint.id, master: bridge, mtu })
+        // The host resolves its own containers without ARP: a packet routed or DNATed to
+        // one (egress replies, a published port) while its interface is still coming up
+        // (docker run) would otherwise leave a FAILED entry that drops traffic for seconds.
+        const mac = normalizeMac(endpoint.mac)
+        if (mac !== undefined && mac !== ZERO_MAC && isIPv4(endpoint.ipv4) && !neighbourOwner.has(endpoint.ipv4)) {
+          neighbourOwner.set(endpoint.ipv4, who)
+          neighbours.push({ dev: bridge, ip: endpoint.ipv4, mac })
+        }
         continue
       }
       const host = input.hosts.get(endpoint.host)
