@@ -18,8 +18,9 @@ async function writer (): Promise<Writer> {
   return { key, id: peerIdFromPrivateKey(key).toString() }
 }
 
-function networkBody (name: string, vni: number): Uint8Array<ArrayBuffer> {
-  return NetworkBody.encode({ name, vni, subnet: '10.240.0.0/16', gateway: '10.240.0.1', mtu: 0, options: new Map(), creator: '', createdAtMs: 0n })
+/** A network record's body; a network is its creator's (state/admission.ts). */
+function networkBody (name: string, vni: number, creator: string): Uint8Array<ArrayBuffer> {
+  return NetworkBody.encode({ name, vni, subnet: '10.240.0.0/16', gateway: '10.240.0.1', mtu: 0, options: new Map(), creator, createdAtMs: 0n })
 }
 
 interface Replica { store: DataStore, state: ClusterState, restart: () => Promise<void> }
@@ -60,9 +61,10 @@ test('merge is commutative, associative and idempotent: replicas fed the same re
     for (const name of ['a', 'b', 'c']) {
       for (const lamport of [1n, 2n, 5n]) {
         const deleted = lamport === 5n && wi === 1
+        // (a network tombstone names the network it removes: the writer's own)
         pool.push(await sealRecord(w.key, w.id, {
           kind: 'network', key: name, lamport, deleted, deletedAtMs: deleted ? 1n : 0n,
-          body: deleted ? new Uint8Array(0) : networkBody(name, 100 + wi)
+          body: networkBody(name, 100 + wi, w.id)
         }))
       }
     }
@@ -88,7 +90,7 @@ test('applyOpened: a burst of gossiped records in one go, each caller resolved o
   const [a, b] = await Promise.all([writer(), writer()])
   const pool: OpenedRecord[] = []
   for (const name of ['p', 'q', 'r', 's']) {
-    for (const lamport of [3n, 1n, 2n]) pool.push(await sealRecord(a.key, a.id, { kind: 'network', key: name, lamport, deleted: false, deletedAtMs: 0n, body: networkBody(name, 10) }))
+    for (const lamport of [3n, 1n, 2n]) pool.push(await sealRecord(a.key, a.id, { kind: 'network', key: name, lamport, deleted: false, deletedAtMs: 0n, body: networkBody(name, 10, a.id) }))
   }
   const oneByOne = await replica(t, b)
   for (const o of pool) await oneByOne.apply([o.envelope])
@@ -112,16 +114,20 @@ test('a newer write wins everywhere; a tombstone hides the record but is kept', 
   const [a, b] = await Promise.all([writer(), writer()])
   const ra = await replica(t, a)
   const rb = await replica(t, b)
-  const first = await ra.write('network', 'blue', NetworkBody.decode(networkBody('blue', 7)))
+  const first = await ra.write('network', 'blue', NetworkBody.decode(networkBody('blue', 7, a.id)))
   await rb.apply([first.envelope])
-  const del = await rb.write('network', 'blue', undefined)
-  t.true(del.record.lamport > first.record.lamport, 'a write after seeing a record gets a higher version')
-  await ra.apply([del.envelope])
-  t.is(ra.list('network').length, 0)
-  t.true(ra.get('network/blue')?.deleted)
+  // b does not own a's network
+  t.is((await t.throwsAsync(rb.write('network', 'blue', undefined)) as { code?: string }).code, 'E_CONFLICT')
+  const second = await rb.write('endpoint', `${b.id}/blue/e1`, { network: 'blue', id: 'e1', mac: '02:42:0a:f0:00:05', ipv4: '10.240.0.5', ipv6: '', name: '', labels: new Map() })
+  await ra.apply([second.envelope])
+  const del = await ra.write('network', 'blue', undefined)
+  t.true(del.record.lamport > second.record.lamport, 'a write after seeing a record gets a higher version')
+  await rb.apply([del.envelope])
+  t.is(rb.list('network').length, 0)
+  t.true(rb.get('network/blue')?.deleted)
   t.is(snapshot(ra), snapshot(rb))
-  t.is(await ra.reapTombstones(Date.now() + 25 * 3600 * 1000), 1)
-  t.is(ra.get('network/blue'), undefined)
+  t.is(await rb.reapTombstones(Date.now() + 25 * 3600 * 1000), 1)
+  t.is(rb.get('network/blue'), undefined)
 })
 
 test('together: the records written inside it are announced in one local event, also when it throws; writes elsewhere are not held', async t => {
@@ -129,7 +135,7 @@ test('together: the records written inside it are announced in one local event, 
   const state = await replica(t, w)
   const events: string[][] = []
   state.on('local', records => { events.push(records.map(o => o.record.id)) })
-  const body = (name: string): NetworkBody => NetworkBody.decode(networkBody(name, 7))
+  const body = (name: string): NetworkBody => NetworkBody.decode(networkBody(name, 7, w.id))
 
   let release!: () => void
   const gate = new Promise<void>(resolve => { release = resolve })
@@ -162,7 +168,7 @@ test('together: the records written inside it are announced in one local event, 
 
 test('records persist: a reopened state holds the same records and clock', async t => {
   const r = await restartable(t, await writer())
-  await r.state.write('network', 'x', NetworkBody.decode(networkBody('x', 9)))
+  await r.state.write('network', 'x', NetworkBody.decode(networkBody('x', 9, r.state.peerId)))
   const before = snapshot(r.state)
   const clock = r.state.clock
   await r.restart()
@@ -175,7 +181,7 @@ test('records from others take effect at once and reach the disk behind, the new
   const r = await restartable(t, b)
   const s = r.state
   const versions = await Promise.all([1n, 2n, 3n].map(async lamport =>
-    await sealRecord(a.key, a.id, { kind: 'network', key: 'x', lamport, deleted: false, deletedAtMs: 0n, body: networkBody('x', 9) })))
+    await sealRecord(a.key, a.id, { kind: 'network', key: 'x', lamport, deleted: false, deletedAtMs: 0n, body: networkBody('x', 9, a.id) })))
   await s.apply([versions[0]!.envelope])
   // In effect while not yet on disk.
   t.is(s.get('network/x')?.lamport, 1n)
@@ -203,11 +209,11 @@ test('a disk that refuses writes loses nothing: others\' records stay in effect 
     return batch
   }
   store.db.batch = full as typeof store.db.batch
-  const theirs = await sealRecord(a.key, a.id, { kind: 'network', key: 'theirs', lamport: 4n, deleted: false, deletedAtMs: 0n, body: networkBody('theirs', 9) })
+  const theirs = await sealRecord(a.key, a.id, { kind: 'network', key: 'theirs', lamport: 4n, deleted: false, deletedAtMs: 0n, body: networkBody('theirs', 9, a.id) })
   t.is((await s.apply([theirs.envelope])).updated, 1)
   const local: string[] = []
   s.on('local', records => { local.push(...records.map(o => o.record.id)) })
-  const err = await t.throwsAsync(s.write('network', 'mine', NetworkBody.decode(networkBody('mine', 8))))
+  const err = await t.throwsAsync(s.write('network', 'mine', NetworkBody.decode(networkBody('mine', 8, b.id))))
   t.is((err as { code?: string }).code, 'E_INTERNAL')
   t.regex(err!.message, /No space left/)
   t.is(s.get('network/mine'), undefined, 'a failed own write is not in effect')
@@ -223,7 +229,7 @@ test('a disk that refuses writes loses nothing: others\' records stay in effect 
   t.is(r.state.get('network/theirs')?.lamport, 4n)
   t.is(r.state.get('network/mine'), undefined)
   // The clock covers what was received: the next own write supersedes it.
-  t.true((await r.state.write('network', 'theirs', NetworkBody.decode(networkBody('theirs', 9)))).record.lamport > 4n)
+  t.true((await r.state.write('network', 'theirs', NetworkBody.decode(networkBody('theirs', 9, b.id)))).record.lamport > 4n)
 })
 
 test('openRecord rejects garbage, forgeries, foreign ownership and bad bodies with E_INVALID_ARGUMENT', async t => {
@@ -239,14 +245,14 @@ test('openRecord rejects garbage, forgeries, foreign ownership and bad bodies wi
   const forged = await sealRecordUnchecked(b, { kind: RecordKind.KIND_HOST, key: a.id })
   await rejects(forged, /owned by/)
   // a valid record whose body is tampered with after signing
-  const good = await sealRecord(a.key, a.id, { kind: 'network', key: 'n', lamport: 1n, deleted: false, deletedAtMs: 0n, body: networkBody('n', 5) })
+  const good = await sealRecord(a.key, a.id, { kind: 'network', key: 'n', lamport: 1n, deleted: false, deletedAtMs: 0n, body: networkBody('n', 5, a.id) })
   const env = SignedRecord.decode(good.envelope)
   const rec = WireRecord.decode(env.record)
   rec.lamport = 99n
   await rejects(SignedRecord.encode({ ...env, record: WireRecord.encode(rec) }), /bad signature/)
   await rejects(SignedRecord.encode({ ...env, schema: 42 }), /schema version/)
   // a body that does not match its key
-  const mismatch = await sealRecord(a.key, a.id, { kind: 'network', key: 'other', lamport: 1n, deleted: false, deletedAtMs: 0n, body: networkBody('n', 5) })
+  const mismatch = await sealRecord(a.key, a.id, { kind: 'network', key: 'other', lamport: 1n, deleted: false, deletedAtMs: 0n, body: networkBody('n', 5, a.id) })
     .catch((e: Error) => e)
   t.true(mismatch instanceof Error && /does not match/.test(mismatch.message))
 })

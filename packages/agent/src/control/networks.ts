@@ -1,12 +1,13 @@
 /**
  * Operator intents on networks, turned into network records. A network is a
- * cluster-wide record any member may write; concurrent writes resolve by the state's
- * version order. The VNI, when not given, is derived from the name (so two hosts that
+ * cluster-wide record owned by the host that created it: only that host (or the host that
+ * reclaimed it with rmpeer) removes it; other hosts join it without writing it. Two
+ * creations of one name while apart resolve by the state's version order. The VNI, when not given, is derived from the name (so two hosts that
  * create the same network while apart pick the same one) and probed past collisions.
  */
 import { createHash } from 'node:crypto'
 import type { ClusterState, NetworkBody } from '../state/index.js'
-import { checkNetwork } from '../state/index.js'
+import { checkNetwork, reclaimed } from '../state/index.js'
 import { parseCidr, cidrsOverlap, defaultGateway } from '../net/addr.js'
 import { conflict, invalid, notFound, MeshplaneError } from '../errors.js'
 
@@ -93,8 +94,20 @@ export class Networks {
     return body
   }
 
+  /** The host that may remove `name`: its creator, unless this host reclaimed the creator
+   * with rmpeer (docs/security.md). */
+  owner (name: string): string {
+    const creator = this.get(name).creator
+    return creator !== this.#state.peerId && reclaimed({ get: id => this.#state.getEnvelope(id) }, name, this.#state.peerId, creator)
+      ? this.#state.peerId
+      : creator
+  }
+
   async remove (name: string): Promise<void> {
-    this.get(name)
+    const owner = this.owner(name)
+    if (owner !== this.#state.peerId) {
+      throw conflict(`network ${name} is owned by ${owner}: run \`meshplane network rm ${name}\` on that host, or \`meshplane rmpeer ${owner}\` here first if it is gone for good`)
+    }
     const inUse = this.#state.list('endpoint').filter(e => e.body.network === name)
     if (inUse.length > 0) {
       throw conflict(`network ${name} still has ${inUse.length} endpoint(s); detach them first`)

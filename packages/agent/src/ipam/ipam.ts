@@ -425,7 +425,9 @@ export class Ipam {
           // granted to the dead host and never claimed: its claim would be at s.gen
           ...view.inFlight.filter(f => f.to === peer).map(f => ({ start: f.start, end: f.end, gen: f.gen + 1 }))
         ]
-        if (take.length === 0) return undefined
+        // A network the removed host created is handed over too (its owner may remove it,
+        // docs/security.md): the reclaim is the signed act, also with no address to take.
+        if (take.length === 0 && net.creator !== peer) return undefined
         const mine = this.#myBody(network)
         const base = mine !== undefined && mine.lineage === lineageOf(net) ? this.#copyBody(mine) : emptyBody(network, lineageOf(net))
         const reclaim = { peer, ranges: normalizeGen(take).map(toWire), atMs: BigInt(Date.now()) }

@@ -467,6 +467,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
     if (msg.type !== 'signed') return this.#reject('unsigned record message')
     const opened = await openBundle(msg.data, msg.from.toString())
     if (typeof opened === 'string') return this.#reject(opened, msg.from.toString())
+    // what the records may do given this replica's state (ownership, version step)
+    for (const o of opened) {
+      const why = this.#state.refusal(o)
+      if (why !== undefined) return this.#reject(why, msg.from.toString())
+    }
     this.#opened.set(msg.data, opened)
     this.counters.gossipAccepted++
     return TopicValidatorResult.Accept

@@ -22,7 +22,8 @@ import type { Logger } from 'pino'
 import { openRecord, sealRecord, encodeBody, type OpenedRecord } from './codec.js'
 import { supersedes, bucketOf } from './merge.js'
 import type { DataStore } from './store.js'
-import { SYNC_BUCKETS, DEFAULT_TOMBSTONE_TTL_MS, WRITE_RETRY_MIN_MS, WRITE_RETRY_MAX_MS } from './constants.js'
+import { SYNC_BUCKETS, DEFAULT_TOMBSTONE_TTL_MS, WRITE_RETRY_MIN_MS, WRITE_RETRY_MAX_MS, MAX_LAMPORT } from './constants.js'
+import { refusal } from './admission.js'
 import type { RecordKindName, StateRecord, HostRecord, NetworkRecord, EndpointRecord, RangesRecord } from './types.js'
 import { MeshplaneError } from '../errors.js'
 import { Serial } from './serial.js'
@@ -169,8 +170,14 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
         this.#log.debug({ err }, 'rejected a record')
       }
     }
-    const updated = await this.#serial.run(async () => await this.#mergeAndPersist(opened, false))
-    return { accepted: opened.length, updated, rejected }
+    const merged = await this.#serial.run(async () => await this.#mergeAndPersist(opened, false))
+    return { accepted: opened.length - merged.refused, updated: merged.updated, rejected: rejected + merged.refused }
+  }
+
+  /** Why a received record must not be merged given what this replica holds (a version
+   * too far ahead, a network removed by a host that does not own it), or undefined. */
+  refusal (o: OpenedRecord): string | undefined {
+    return refusal(o, { clock: this.#clock, get: id => this.#entries.get(id) })
   }
 
   /** Merges records that were already verified (the gossip validator opened them).
@@ -181,7 +188,7 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
     if (this.#pendingBatch === undefined) {
       this.#pendingBatch = this.#serial.run(async () => {
         this.#pendingBatch = undefined
-        return await this.#mergeAndPersist(this.#pending.splice(0), false)
+        return (await this.#mergeAndPersist(this.#pending.splice(0), false)).updated
       })
     }
     return await this.#pendingBatch
@@ -194,15 +201,22 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
     return await this.#serial.run(async () => {
       const current = this.#entries.get(`${kind}/${key}`)
       const lamport = (current !== undefined && current.record.lamport > this.#clock ? current.record.lamport : this.#clock) + 1n
+      // never wraps: a clock at the top is refused (received records cannot take it there)
+      if (lamport > MAX_LAMPORT) throw new MeshplaneError('E_INTERNAL', `the Lamport clock is exhausted (${this.#clock})`)
       const deleted = body === undefined
+      // A network tombstone names the network it removes (whose it was: state/admission.ts).
+      const removed = deleted && kind === 'network' ? current?.record.body : undefined
+      if (deleted && kind === 'network' && removed === undefined) throw new MeshplaneError('E_NOT_FOUND', `no network ${key} to remove`)
       const opened = await sealRecord(this.#privateKey, this.peerId, {
         kind,
         key,
         lamport,
         deleted,
         deletedAtMs: deleted ? BigInt(Date.now()) : 0n,
-        body: deleted ? new Uint8Array(0) : encodeBody({ kind, body })
+        body: removed !== undefined ? encodeBody({ kind, body: removed }) : deleted ? new Uint8Array(0) : encodeBody({ kind, body })
       })
+      const why = this.refusal(opened)
+      if (why !== undefined) throw new MeshplaneError('E_CONFLICT', why)
       await this.#mergeAndPersist([opened], true)
       if (held?.open === true) held.records.push(opened)
       else this.emit('local', [opened])
@@ -226,8 +240,15 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
     }
   }
 
-  async #mergeAndPersist (opened: OpenedRecord[], local: boolean): Promise<number> {
+  async #mergeAndPersist (received: OpenedRecord[], local: boolean): Promise<{ updated: number, refused: number }> {
     const winners = new Map<string, OpenedRecord>()
+    // (checked against the clock before this batch: a batch cannot walk it up step by step)
+    const opened = local ? received : received.filter(o => {
+      const why = this.refusal(o)
+      if (why !== undefined) this.#log.warn({ reason: why }, 'refused a record')
+      return why === undefined
+    })
+    const refused = received.length - opened.length
     for (const o of opened) {
       const id = o.record.id
       const best = winners.get(id) ?? this.#entries.get(id)
@@ -237,7 +258,7 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
     }
     let maxLamport = this.#clock
     for (const o of opened) if (o.record.lamport > maxLamport) maxLamport = o.record.lamport
-    if (winners.size === 0 && maxLamport === this.#clock) return 0
+    if (winners.size === 0 && maxLamport === this.#clock) return { updated: 0, refused }
 
     if (local) {
       // Everything staged before it goes into the same LevelDB batch, so the disk stays a
@@ -260,7 +281,7 @@ export class ClusterState extends EventEmitter<ClusterStateEvents> {
     }
     if (maxLamport > this.#clock) this.#clock = maxLamport
     if (!local) this.#scheduleWriteBehind()
-    return winners.size
+    return { updated: winners.size, refused }
   }
 
   /** Writes what is staged, plus `own` (the records of a local write), in one batch. When

@@ -12,8 +12,8 @@ import {
 } from '@meshplane/proto'
 import { MeshplaneError } from '../errors.js'
 import { ownerOfKey, type RecordKindName, type StateRecord } from './types.js'
-import { MAX_RECORD_BYTES, MAX_KEY_LENGTH } from './constants.js'
-import { parseCidr } from '../net/addr.js'
+import { MAX_RECORD_BYTES, MAX_KEY_LENGTH, MAX_LAMPORT } from './constants.js'
+import { parseCidr, ipToInt, cidrsOverlap } from '../net/addr.js'
 
 // Signatures are domain-separated so a record signature can never be replayed as some
 // other libp2p signature made with the same key (gossipsub, noise, identify).
@@ -42,6 +42,8 @@ export interface OpenedRecord {
   envelope: Uint8Array<ArrayBuffer>
   /** Short hash of the envelope: the last tie-break between equal versions. */
   hash: Uint8Array<ArrayBuffer>
+  /** A network tombstone names the network it removes (its creator: whose it was). */
+  removed?: NetworkBody
 }
 
 const bad = (message: string, cause?: unknown): MeshplaneError =>
@@ -95,6 +97,7 @@ export interface RecordDraft {
   lamport: bigint
   deleted: boolean
   deletedAtMs: bigint
+  /** Empty for a tombstone, except a network's: the body of the network it removes. */
   body: Uint8Array<ArrayBuffer>
   /** Default: now. */
   writtenAtMs?: bigint
@@ -136,8 +139,16 @@ export async function openRecord (input: Uint8Array): Promise<OpenedRecord> {
 
   const owner = ownerOfKey(kind, raw.key)
   if (owner !== undefined && owner !== raw.writer) throw bad(`${kind} ${raw.key} is owned by ${owner}, signed by ${raw.writer}`)
+  if (raw.lamport < 1n || raw.lamport > MAX_LAMPORT) throw bad(`version ${raw.lamport} outside 1..${MAX_LAMPORT}`)
   if (!(await verifyWriter(raw.writer, signedBytes(signed.record), signed.signature))) throw bad('bad signature')
-  if (raw.deleted && raw.body.byteLength > 0) throw bad('a tombstone has a body')
+  // A network is owned by its creator: only the creator writes it, and a tombstone names
+  // the network it removes, so whose it was is known without any other record. (Another
+  // host may remove it once it reclaimed the creator with rmpeer: state/admission.ts.)
+  let removed: NetworkBody | undefined
+  if (raw.deleted && kind === 'network') {
+    const r = decodeBody(kind, raw.key, raw.body, { writer: raw.writer, tombstone: true })
+    removed = r.kind === 'network' ? r.body : undefined
+  } else if (raw.deleted && raw.body.byteLength > 0) throw bad('a tombstone has a body')
 
   const base = {
     id: `${kind}/${raw.key}`,
@@ -148,39 +159,44 @@ export async function openRecord (input: Uint8Array): Promise<OpenedRecord> {
     deletedAtMs: raw.deletedAtMs,
     writtenAtMs: raw.writtenAtMs ?? 0n
   }
-  const record = raw.deleted ? { ...base, kind, body: undefined } as StateRecord : decodeBody(kind, raw.key, raw.body, base)
-  return { record, envelope, hash: envelopeHash(envelope) }
+  const record = raw.deleted ? { ...base, kind, body: undefined } as StateRecord : decodeBody(kind, raw.key, raw.body, { ...base, tombstone: false })
+  return { record, envelope, hash: envelopeHash(envelope), ...(removed === undefined ? {} : { removed }) }
 }
 
-function decodeBody (kind: RecordKindName, key: string, body: Uint8Array, base: Omit<StateRecord, 'kind' | 'body'>): StateRecord {
+function decodeBody (kind: RecordKindName, key: string, body: Uint8Array, base: Omit<StateRecord, 'kind' | 'body'> | { writer: string, tombstone: boolean }): StateRecord {
+  const { tombstone, ...fields } = { tombstone: false, ...base }
   try {
     switch (kind) {
       case 'host': {
         const b = HostBody.decode(body, { limits: { multiaddrs: 16 } })
-        if (!isIPv4(b.underlayIp)) throw bad(`host underlay address ${JSON.stringify(b.underlayIp)}`)
+        checkVtep(b.underlayIp)
         if (b.vxlanPort === 0 || b.vxlanPort > 65535) throw bad(`vxlan port ${b.vxlanPort}`)
-        return { ...base, kind, body: b }
+        return { ...fields as StateRecord, kind, body: b }
       }
       case 'network': {
         const b = NetworkBody.decode(body, { limits: { options: 32 } })
         if (b.name !== key) throw bad(`network name ${b.name} does not match key ${key}`)
+        if (!tombstone && b.creator !== fields.writer) throw bad(`network ${key} ${tombstone ? 'removed' : 'written'} by ${fields.writer} names ${JSON.stringify(b.creator)} as its creator`)
         checkNetwork(b)
-        return { ...base, kind, body: b }
+        return { ...fields as StateRecord, kind, body: b }
       }
       case 'endpoint': {
         const b = EndpointBody.decode(body, { limits: { labels: 32 } })
         const [, network, id] = key.split('/')
         if (b.network !== network || b.id !== id) throw bad(`endpoint body does not match key ${key}`)
-        if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(b.mac)) throw bad(`endpoint MAC ${JSON.stringify(b.mac)}`)
+        checkUnicastMac(b.mac)
         if (b.ipv4 !== '' && !isIPv4(b.ipv4)) throw bad(`endpoint IPv4 ${JSON.stringify(b.ipv4)}`)
         if (b.ipv6 !== '' && !isIPv6(b.ipv6)) throw bad(`endpoint IPv6 ${JSON.stringify(b.ipv6)}`)
-        return { ...base, kind, body: b }
+        return { ...fields as StateRecord, kind, body: b }
       }
       case 'ranges': {
         const b = RangesBody.decode(body, { limits: { ranges: 4096 } })
         if (b.network !== key.split('/')[0]) throw bad(`ranges body does not match key ${key}`)
-        for (const r of b.ranges) if (!isIPv4(r.start) || !isIPv4(r.end)) throw bad('range bounds must be IPv4')
-        return { ...base, kind, body: b }
+        for (const r of b.ranges) {
+          if (!isIPv4(r.start) || !isIPv4(r.end)) throw bad('range bounds must be IPv4')
+          if (ipToInt(r.start) > ipToInt(r.end)) throw bad(`range ${r.start}-${r.end} ends before it starts`)
+        }
+        return { ...fields as StateRecord, kind, body: b }
       }
     }
   } catch (err) {
@@ -189,12 +205,35 @@ function decodeBody (kind: RecordKindName, key: string, body: Uint8Array, base: 
   }
 }
 
+/** A VTEP other hosts send VXLAN to: a unicast IPv4. Whether it lies inside the underlay
+ * cannot be known by a receiver; the address a host's peers dial is checked by dialling. */
+export function checkVtep (ip: string): void {
+  if (!isIPv4(ip)) throw bad(`host underlay address ${JSON.stringify(ip)}`)
+  const first = ipToInt(ip) >>> 24
+  if (first === 0 || first === 127 || first >= 224) throw bad(`host underlay address ${ip} is not a unicast address`)
+}
+
+/** An endpoint MAC: six lower-case hex pairs, unicast (I/G bit clear), not all zeros. */
+export function checkUnicastMac (mac: string): void {
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac)) throw bad(`endpoint MAC ${JSON.stringify(mac)}`)
+  if ((parseInt(mac.slice(0, 2), 16) & 1) === 1) throw bad(`endpoint MAC ${mac} is a multicast address`)
+  if (mac === '00:00:00:00:00:00') throw bad('endpoint MAC is all zeros')
+}
+
+/** Subnets no overlay may take: they would shadow this host's own, link-local or
+ * multicast routes once the gateway is on a bridge. */
+const FORBIDDEN_SUBNETS = ['0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/3'].map(c => parseCidr(c)!)
+
+/** The checks of `meshplane network create`, applied to every network record received. */
 export function checkNetwork (b: NetworkBody): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(b.name)) throw bad(`network name ${JSON.stringify(b.name)}`)
   if (b.vni < 1 || b.vni > 0xffffff) throw bad(`VNI ${b.vni} outside 1..16777215`)
   const cidr = parseCidr(b.subnet)
-  if (cidr === undefined) throw bad(`subnet ${JSON.stringify(b.subnet)}`)
-  if (b.gateway !== '' && !cidr.contains(b.gateway)) throw bad(`gateway ${b.gateway} outside ${b.subnet}`)
+  if (cidr === undefined || cidr.text !== b.subnet) throw bad(`subnet ${JSON.stringify(b.subnet)}`)
+  if (cidr.prefixLen > 30) throw bad(`subnet ${b.subnet} is too small: /30 or larger`)
+  const reserved = FORBIDDEN_SUBNETS.find(f => cidrsOverlap(cidr, f))
+  if (reserved !== undefined) throw bad(`subnet ${b.subnet} overlaps ${reserved.text}`)
+  if (b.gateway !== '' && (!cidr.contains(b.gateway) || ipToInt(b.gateway) < cidr.firstHost || ipToInt(b.gateway) > cidr.lastHost)) throw bad(`gateway ${b.gateway} is not a host address of ${b.subnet}`)
   if (b.mtu !== 0 && (b.mtu < 576 || b.mtu > 9000)) throw bad(`MTU ${b.mtu} outside 576..9000`)
 }
 

@@ -16,3 +16,12 @@ export const DEFAULT_TOMBSTONE_TTL_MS = 24 * 60 * 60 * 1000
  * the records stay in effect in memory meanwhile. */
 export const WRITE_RETRY_MIN_MS = 1_000
 export const WRITE_RETRY_MAX_MS = 30_000
+
+/** Lamport versions stay below 2^63 (the wire carries uint64): a local write that would
+ * pass it is refused rather than wrapped, and a received record above it is refused. */
+export const MAX_LAMPORT = (1n << 63n) - 1n
+
+/** A received record may be at most this far ahead of this replica's clock. Honest clocks
+ * move by one per write, so a gap this large is a member trying to push every clock
+ * toward the top (after which every write would wrap and lose every merge). */
+export const MAX_LAMPORT_STEP = 1n << 32n

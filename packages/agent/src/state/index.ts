@@ -1,6 +1,7 @@
 export { ClusterState, type ClusterStateComponents, type ClusterStateInit, type RecordChange, type ApplyResult } from './cluster-state.js'
 export { DataStore } from './store.js'
-export { openRecord, sealRecord, envelopeHash, checkNetwork, type OpenedRecord } from './codec.js'
+export { openRecord, sealRecord, envelopeHash, checkNetwork, checkVtep, checkUnicastMac, type OpenedRecord } from './codec.js'
 export { compareVersions, supersedes, bucketOf } from './merge.js'
 export * from './types.js'
 export * from './constants.js'
+export { refusal, reclaimed, type AdmissionContext } from './admission.js'
