@@ -119,3 +119,22 @@ test('first-hand signs of life set lastSeenMs; second-hand answers do not', t =>
   tb.seen('p')
   t.is(tb.liveness('p').lastSeenMs, 1010)
 })
+
+test('unrefutable suspicion: news about a host changes only what its own word allows (issue 15)', t => {
+  const { t: tb, advance } = table(2000)
+  tb.host('p', host(5n))
+  // a suspicion at a life p never announced: it could never refute it, so nobody adopts it
+  t.false(tb.suspect('p', 6n, 0n, 'rogue'))
+  t.false(tb.suspect('p', 1n << 62n, 0n, 'rogue'))
+  t.like(tb.get('p'), { life: 5n, status: 'alive' })
+  // a refutation number far beyond the one p was heard at: not p's either
+  t.false(tb.suspect('p', 5n, 1n << 40n, 'rogue'))
+  t.like(tb.get('p'), { seq: 0n, status: 'alive' })
+  // a relay cannot start a new life for p (it would make the real life's suspicions look stale)
+  t.false(tb.alive('p', 9n, 0n, false))
+  t.is(tb.get('p')?.life, 5n)
+  // what p's own word allows still works: a suspicion at its life, expiring unrefuted
+  t.true(tb.suspect('p', 5n, 0n, 'q'))
+  advance(2000)
+  t.deepEqual(tb.expire(), ['p'])
+})

@@ -61,7 +61,7 @@ import { NewsKind, type LivenessNews, type Probe, type ProbeAck, type ViewEntry 
 import { MAX_VIEW_ENTRIES, shuffle, type Mesh } from '../mesh/index.js'
 import type { ClusterState } from '../state/index.js'
 import type { PeerState } from '../state/types.js'
-import { MemberTable, type Member, type MemberStatus, type PeerLiveness } from './members.js'
+import { MemberTable, MAX_SEQ_STEP, type Member, type MemberStatus, type PeerLiveness } from './members.js'
 
 /** One probe every 500 ms and a 1.5 s suspicion (dead-after − 2 probe timeouts): kill -9 is
  * unreachable everywhere after ≈ 1.5 s (its closed sockets trigger a probe at once), a
@@ -439,7 +439,8 @@ export class Liveness extends EventEmitter<{ change: [LivenessChange], agentDown
 
   /** Someone holds this agent suspect at (life, seq): answer with a higher seq. */
   #refute (life: bigint, seq: bigint, by: string): void {
-    if (life !== this.#life || seq < this.#seq) return
+    // (a number far beyond ours was never ours: nobody adopts it, MemberTable.suspect)
+    if (life !== this.#life || seq < this.#seq || seq > this.#seq + MAX_SEQ_STEP) return
     this.#seq = seq + 1n
     this.counters.refutations++
     this.#health = Math.min(MAX_HEALTH, this.#health + 1)

@@ -21,6 +21,11 @@
  */
 import type { HostBody, PeerState } from '../state/types.js'
 
+/** A suspicion may name a refutation number at most this far beyond the one the host was
+ * last heard at (refutations it made that we missed), and the host refutes no number
+ * further ahead: no member can drive a host's counter toward the top. */
+export const MAX_SEQ_STEP = 1024n
+
 export type MemberStatus = 'alive' | 'suspect' | 'unreachable' | 'left'
 
 export interface Member {
@@ -73,14 +78,15 @@ export class MemberTable {
     return false
   }
 
-  /** Someone says `peer` failed its probes at (life, seq). */
+  /** Someone says `peer` failed its probes at (life, seq). Adopted only at a life the host
+   * itself announced (its host record, its own news, its probe answers): a suspicion at a
+   * life it never signed could never be refuted (docs/security.md). */
   suspect (peer: string, life: bigint, seq: bigint, by: string): boolean {
     if (peer === this.#selfId) return false
     const m = this.#members.get(peer)
     // Only about hosts we know: a member must not be able to fill the table with made-up ids.
     if (m === undefined) return false
-    if (life > m.life) return this.#learn(peer, life, seq, 'suspect', by)
-    if (life < m.life || seq < m.seq || m.status === 'left') return false
+    if (life !== m.life || seq < m.seq || seq > m.seq + MAX_SEQ_STEP || m.status === 'left') return false
     if (m.status === 'alive') {
       m.suspecters = new Set([by])
       return this.#set(m, { seq, status: 'suspect' })
@@ -96,6 +102,9 @@ export class MemberTable {
     if (peer === this.#selfId) return false
     const m = this.#members.get(peer)
     if (firstHand && m !== undefined && life >= m.life) m.lastSeenMs = this.#now()
+    // A relay's word cannot start a life the host never showed us: a higher life would
+    // make every later suspicion of the real one look stale.
+    if (!firstHand && (m === undefined || life > m.life)) return false
     if (m === undefined || life > m.life) return this.#learn(peer, life, seq, 'alive', undefined, firstHand)
     if (life < m.life || m.status === 'left') return false
     if (seq > m.seq) return this.#set(m, { seq, status: 'alive' })
