@@ -34,6 +34,9 @@ export const MAX_REDIAL_BACKOFF_MS = 30_000
  * endpoints is ~20 MB); larger states are still correct, they just take several rounds. */
 export const SYNC_MAX_MESSAGE_BYTES = 64 << 20
 export const SYNC_TIMEOUT_MS = 15_000
+/** Records one sync message may push (checked before they are decoded); more go in later
+ * rounds. Each is verified, so this bounds the work one message can ask for. */
+export const MAX_SYNC_PUSH_RECORDS = 100_000
 /** A LivenessNews or a Probe is a peer id (~52 bytes) and three integers. */
 export const MAX_LIVENESS_BYTES = 160
 /** A probe answer may carry the answerer's unreachable hosts (for a starting agent): at

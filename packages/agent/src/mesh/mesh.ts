@@ -269,6 +269,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
           // mostly forwarded it already. Measured at N = 30: CPU per create per host
           // 3.3–4.6 → 2.7–3.3 ms, p50 58–67 → 45–55 ms (docs/performance.md).
           idontwantMinDataSize: MAX_BUNDLE_BYTES + 1,
+          // An RPC frame larger than two of the largest bundles is dropped before it is
+          // decoded (libp2p's default is 4 MiB).
+          maxInboundDataLength: 2 * MAX_BUNDLE_BYTES,
           scoreParams: {
             // Hosts behind one NAT or many agents on one machine share an IP.
             IPColocationFactorWeight: 0,

@@ -16,7 +16,7 @@ import type { DecodeOptions } from '@meshplane/proto'
 import { SyncHello, SyncDigest, SyncRecords, SignedRecord, type DigestEntry } from '@meshplane/proto'
 import type { ClusterState, OpenedRecord } from '../state/index.js'
 import { compareVersions, SYNC_BUCKETS } from '../state/index.js'
-import { SYNC_MAX_MESSAGE_BYTES, SYNC_TIMEOUT_MS } from './constants.js'
+import { SYNC_MAX_MESSAGE_BYTES, SYNC_TIMEOUT_MS, MAX_SYNC_PUSH_RECORDS } from './constants.js'
 
 export interface SyncStats {
   sent: number
@@ -70,6 +70,40 @@ async function applyEnvelopes (state: ClusterState, records: SignedRecord[], sta
   stats.rejected += result.rejected
 }
 
+/**
+ * The records a sync server sends for `want`: each distinct id once, only ids its digest
+ * offered (the client learnt of no others from it), within one message's bytes. A
+ * request can never make a reply larger than itself times one record.
+ */
+export function answerWants (state: Pick<ClusterState, 'getEnvelope'>, want: string[], offered: Set<string>): OpenedRecord[] {
+  const out: OpenedRecord[] = []
+  const seen = new Set<string>()
+  let bytes = 0
+  for (const id of want) {
+    if (seen.has(id) || !offered.has(id)) continue
+    seen.add(id)
+    const o = state.getEnvelope(id)
+    if (o === undefined) continue
+    bytes += o.envelope.byteLength + 8
+    if (bytes > SYNC_MAX_MESSAGE_BYTES) break // the rest in a later round
+    out.push(o)
+  }
+  return out
+}
+
+/** The first records that fit one message (the server refuses more); the rest go in
+ * later rounds. */
+function withinMessage (records: OpenedRecord[], max: number): OpenedRecord[] {
+  let bytes = 0
+  let n = 0
+  for (const o of records) {
+    bytes += o.envelope.byteLength + 8
+    if (bytes > SYNC_MAX_MESSAGE_BYTES || n === max) break
+    n++
+  }
+  return records.slice(0, n)
+}
+
 export async function runSyncClient (state: ClusterState, stream: Stream): Promise<SyncStats> {
   const stats = newStats()
   const ch = channel(stream, stats)
@@ -81,13 +115,14 @@ export async function runSyncClient (state: ClusterState, stream: Stream): Promi
   }
   const theirs = new Map(digest.entries.map(e => [e.id, e]))
   const want = digest.entries.filter(e => isNewer(e, state.getEnvelope(e.id))).map(e => e.id)
-  const give = state.entriesInBuckets(new Set(digest.buckets)).filter(o => {
+  const give = withinMessage(state.entriesInBuckets(new Set(digest.buckets)).filter(o => {
     const t = theirs.get(o.record.id)
     return t === undefined || compareVersions(digestOf(o), t) > 0
-  })
+  }), MAX_SYNC_PUSH_RECORDS)
   await ch.send(SyncRecords, { records: give.map(toEnvelope), want })
   stats.sent += give.length
-  const reply = await ch.receive(SyncRecords)
+  // the answer carries at most what was asked for
+  const reply = await ch.receive(SyncRecords, { records: want.length, want: 0 })
   await applyEnvelopes(state, reply.records, stats)
   await stream.close()
   return stats
@@ -109,9 +144,10 @@ export async function runSyncServer (state: ClusterState, stream: Stream): Promi
     await stream.close()
     return stats
   }
-  const push = await ch.receive(SyncRecords)
+  // Bounded before decoding: the client can want only what the digest listed.
+  const push = await ch.receive(SyncRecords, { records: MAX_SYNC_PUSH_RECORDS, want: entries.length })
   await applyEnvelopes(state, push.records, stats)
-  const wanted = push.want.map(id => state.getEnvelope(id)).filter((o): o is OpenedRecord => o !== undefined)
+  const wanted = answerWants(state, push.want, new Set(entries.map(e => e.id)))
   await ch.send(SyncRecords, { records: wanted.map(toEnvelope), want: [] })
   stats.sent += wanted.length
   await stream.close()
