@@ -15,7 +15,7 @@ import { Mesh } from './mesh/index.js'
 import { Liveness } from './liveness/index.js'
 import { Networks, networkToJson, type CreateNetworkRequest } from './control/networks.js'
 import { Endpoints } from './control/endpoints.js'
-import { Ipam, IPAM_PROTOCOL, runIpamClient, runIpamServer, type RequestRangeOptions } from './ipam/index.js'
+import { Ipam, IPAM_PROTOCOL, RangeRequestGuard, runIpamClient, runIpamServer, type RequestRangeOptions } from './ipam/index.js'
 import { createDataplane, computeOverlayMtu, type Dataplane, type DataplaneInput, type DataplaneHost, type PublishedPort } from './dataplane/index.js'
 import { createDockerPlugin, dockerSocketPath, keyValueStore, type DockerPlugin } from './docker/index.js'
 import { buildApiApp } from './api/app.js'
@@ -46,6 +46,10 @@ export class Agent implements AgentView {
   #networksControl!: Networks
   #endpointsControl!: Endpoints
   #ipam!: Ipam
+  /** range requests only from members with a live host record, rate-limited per member */
+  readonly #rangeGuard = new RangeRequestGuard({
+    isMember: peer => { const h = this.#state.get(`host/${peer}`); return h !== undefined && !h.deleted }
+  })
   #dataplane!: Dataplane
   #underlayMtu = 1500
   #dataplaneUpdateQueued = false
@@ -123,7 +127,7 @@ export class Agent implements AgentView {
       seeds: [...new Set([...cfg.join, ...storedSeeds])],
       syncIntervalMs: cfg['sync-interval-ms'],
       targetPeers: cfg['target-peers'],
-      protocols: [{ protocol: IPAM_PROTOCOL, handle: async (stream, peer) => { await runIpamServer(this.#ipam, stream, peer) } }]
+      protocols: [{ protocol: IPAM_PROTOCOL, handle: async (stream, peer) => { await runIpamServer(this.#ipam, stream, peer, { guard: this.#rangeGuard }) } }]
     })
     if (cfg.join.length > 0) await this.#store.putMeta('seeds', this.#mesh.seeds())
     this.#liveness = new Liveness({ mesh: this.#mesh, state: this.#state, logger: log },

@@ -49,3 +49,8 @@ export const PREFETCH_LOW_WATER = 16
  * stay unseeded (nobody could allocate) until the agent restarts. */
 export const RECONCILE_RETRY_MIN_MS = 1_000
 export const RECONCILE_RETRY_MAX_MS = 30_000
+
+/** Range requests one member may make of this host: a burst (a host running dry under a
+ * wave of attaches asks a few times in a row), then a steady rate (ipam/guard.ts). */
+export const RANGE_REQUEST_BURST = 10
+export const RANGE_REQUESTS_PER_SECOND = 2

@@ -50,4 +50,5 @@ export { computeOwnership, lineageOf, excludedSpans, subnetSpan, ownerOf } from 
 export type { Ownership, OwnershipConflict, ConflictReason, InFlight, RangesInput } from './ownership.js'
 export * from './ranges.js'
 export { runIpamServer, runIpamClient, type IpamExchangeOptions } from './protocol.js'
+export { RangeRequestGuard, type RangeRequestGuardInit } from './guard.js'
 export * from './constants.js'

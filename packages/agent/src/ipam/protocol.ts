@@ -14,6 +14,7 @@ import type { Stream } from '@libp2p/interface'
 import { IpamRequest, IpamResponse, SignedRecord } from '@meshplane/proto'
 import { MeshplaneError, isMeshplaneError, type ErrorCode } from '../errors.js'
 import type { Ipam } from './ipam.js'
+import type { RangeRequestGuard } from './guard.js'
 import { DEFAULT_REQUEST_TIMEOUT_MS, IPAM_MAX_MESSAGE_BYTES } from './constants.js'
 
 const KNOWN_CODES = new Set<ErrorCode>(['E_INVALID_ARGUMENT', 'E_NOT_FOUND', 'E_CONFLICT', 'E_EXHAUSTED', 'E_UNAVAILABLE', 'E_INTERNAL'])
@@ -31,11 +32,12 @@ function opts (o: IpamExchangeOptions): { signal: AbortSignal } {
 
 /** Server side: answers one request from `remotePeer` (the authenticated connection's
  * peer id, never a field of the request) and closes the stream. */
-export async function runIpamServer (ipam: Pick<Ipam, 'handleRangeRequest'>, stream: Stream, remotePeer: string, options: IpamExchangeOptions = {}): Promise<void> {
+export async function runIpamServer (ipam: Pick<Ipam, 'handleRangeRequest'>, stream: Stream, remotePeer: string, options: IpamExchangeOptions & { guard?: Pick<RangeRequestGuard, 'admit'> } = {}): Promise<void> {
   const pb = pbStream(stream, { maxDataLength: IPAM_MAX_MESSAGE_BYTES, maxBufferSize: IPAM_MAX_MESSAGE_BYTES })
   const req = await pb.read(IpamRequest, opts(options))
   let res: IpamResponse
   try {
+    options.guard?.admit(remotePeer)
     const { envelope } = await ipam.handleRangeRequest(remotePeer, req.network, req.size, { address: req.address === '' ? undefined : req.address })
     res = { ok: true, error: '', code: '', grant: SignedRecord.decode(envelope) }
   } catch (err) {
