@@ -16,6 +16,7 @@ import { Liveness } from './liveness/index.js'
 import { Networks, networkToJson, type CreateNetworkRequest } from './control/networks.js'
 import { Endpoints } from './control/endpoints.js'
 import { Ipam, IPAM_PROTOCOL, RangeRequestGuard, runIpamClient, runIpamServer, type RequestRangeOptions } from './ipam/index.js'
+import { LocalNetworkHold } from './dataplane/held-networks.js'
 import { createDataplane, computeOverlayMtu, type Dataplane, type DataplaneInput, type DataplaneHost, type PublishedPort } from './dataplane/index.js'
 import { createDockerPlugin, dockerSocketPath, keyValueStore, type DockerPlugin } from './docker/index.js'
 import { buildApiApp } from './api/app.js'
@@ -51,6 +52,8 @@ export class Agent implements AgentView {
     isMember: peer => { const h = this.#state.get(`host/${peer}`); return h !== undefined && !h.deleted }
   })
   #dataplane!: Dataplane
+  readonly #networkHold = new LocalNetworkHold()
+  #heldKey = ''
   #underlayMtu = 1500
   #dataplaneUpdateQueued = false
   #api: FastifyInstance | undefined
@@ -334,9 +337,20 @@ export class Agent implements AgentView {
     const endpoints = this.#state.list('endpoint')
       .map(e => ({ ...e.body, host: e.key.split('/')[0]! }))
       .filter(e => hosts.has(e.host))
+    // a remote change never removes a local container's interface (dataplane/held-networks.ts)
+    const local = new Set(endpoints.filter(e => e.host === this.#peerId).map(e => e.network))
+    const { networks, held } = this.#networkHold.resolve(this.#state.list('network').map(n => n.body), local)
+    const heldKey = held.map(h => `${h.name}:${h.reason}`).join(',')
+    if (heldKey !== this.#heldKey) {
+      this.#heldKey = heldKey
+      for (const h of held) {
+        this.#log.warn({ network: h.name, reason: h.reason, vni: h.kept.vni, subnet: h.kept.subnet },
+          'a network with local endpoints was removed or changed by its record: kept as programmed until its last local endpoint is detached')
+      }
+    }
     return {
       self: { peerId: this.#peerId, underlayIp: this.#advertiseAddr, underlayMtu: this.#underlayMtu, vxlanPort: this.#config['vxlan-port'] },
-      networks: this.#state.list('network').map(n => n.body),
+      networks,
       endpoints,
       hosts,
       ports: this.#docker?.publishedPorts() ?? []
