@@ -503,3 +503,19 @@ test('property: random allocations, releases, partitions, crash-restarts and los
   }), { numRuns: 20 })
   t.pass()
 })
+
+test('an endpoint address another host may not use is named (issue 15): outside the subnet, special, or in a range another host holds', async t => {
+  const [c, hosts] = await cluster(t, 3)
+  const [h0, h1, h2] = hosts as [Host, Host, Host]
+  await c.createNetwork(h0, 'own', '10.9.0.0/24', { reserved: '10.9.0.200' })
+  const mine = await h1.ipam.allocate('own', 'e1') // h1 now holds a range
+  for (const h of hosts) {
+    // h1's own address is fine everywhere; a third host claiming it is not
+    t.is(h.ipam.endpointAddressProblem('own', mine, h1.id), undefined)
+    t.regex(h.ipam.endpointAddressProblem('own', mine, h2.id) ?? '', new RegExp(`in a range ${h1.id} holds`))
+    t.regex(h.ipam.endpointAddressProblem('own', '10.10.0.5', h1.id) ?? '', /outside/)
+    for (const special of ['10.9.0.0', '10.9.0.1', '10.9.0.255', '10.9.0.200']) {
+      t.regex(h.ipam.endpointAddressProblem('own', special, h0.id) ?? '', /network, broadcast, gateway or a reserved/)
+    }
+  }
+})

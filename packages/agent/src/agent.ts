@@ -54,6 +54,8 @@ export class Agent implements AgentView {
   #dataplane!: Dataplane
   readonly #networkHold = new LocalNetworkHold()
   #heldKey = ''
+  /** remote endpoints not programmed for their address (empty: none) */
+  #unownedKey = ''
   #underlayMtu = 1500
   #dataplaneUpdateQueued = false
   #api: FastifyInstance | undefined
@@ -158,8 +160,10 @@ export class Agent implements AgentView {
     if (first?.underlay !== undefined) this.#underlayMtu = first.underlay.mtu
     await this.#docker?.start()
     // Ranges records (IPAM bookkeeping) are not part of the kernel's input: a change to one
-    // must not cost a reconcile pass (4 netlink dumps and a diff) on every host.
-    this.#state.on('change', ({ record }) => { if (record.kind !== 'ranges') this.#scheduleDataplaneUpdate() })
+    // must not cost a reconcile pass (4 netlink dumps and a diff) on every host. Unless an
+    // endpoint waits for one: its address in a range another host holds (a claim whose
+    // ranges record has not arrived yet, or a member claiming an address it does not own).
+    this.#state.on('change', ({ record }) => { if (record.kind !== 'ranges' || this.#unownedKey !== '') this.#scheduleDataplaneUpdate() })
     this.#liveness.on('change', ({ peer, to }) => {
       this.#scheduleDataplaneUpdate()
       if (to === 'unreachable') void this.#mesh.hangUp(peer)
@@ -334,12 +338,28 @@ export class Agent implements AgentView {
       }
     }
     hosts.set(this.#peerId, { underlayIp: this.#advertiseAddr, vxlanPort: this.#config['vxlan-port'] })
-    const endpoints = this.#state.list('endpoint')
+    const live = this.#state.list('endpoint')
       .map(e => ({ ...e.body, host: e.key.split('/')[0]! }))
       .filter(e => hosts.has(e.host))
+    const local = new Set(live.filter(e => e.host === this.#peerId).map(e => e.network))
     // a remote change never removes a local container's interface (dataplane/held-networks.ts)
-    const local = new Set(endpoints.filter(e => e.host === this.#peerId).map(e => e.network))
     const { networks, held } = this.#networkHold.resolve(this.#state.list('network').map(n => n.body), local)
+    const heldNames = new Set(held.map(h => h.name))
+    const unowned: string[] = []
+    const endpoints = live.filter(e => {
+      // Another host's endpoint is programmed only at an address it may use (ipam); only
+      // networks with a local endpoint are programmed at all; a held network is kept as
+      // it was, and the IPAM's view (of the record as it is now) does not apply to it.
+      if (e.host === this.#peerId || !local.has(e.network) || heldNames.has(e.network)) return true
+      const problem = this.#ipam.endpointAddressProblem(e.network, e.ipv4, e.host)
+      if (problem !== undefined) unowned.push(`${e.host}/${e.network}/${e.id}: ${problem}`)
+      return problem === undefined
+    })
+    const unownedKey = unowned.join('\n')
+    if (unownedKey !== this.#unownedKey) {
+      this.#unownedKey = unownedKey
+      for (const u of unowned) this.#log.warn({ endpoint: u }, 'an endpoint at an address its host may not use is not programmed')
+    }
     const heldKey = held.map(h => `${h.name}:${h.reason}`).join(',')
     if (heldKey !== this.#heldKey) {
       this.#heldKey = heldKey

@@ -355,6 +355,24 @@ export class Ipam {
    * most half of what is free here, keeping what local callers wait for), or exactly
    * `options.address`. One write moves them from this host's ranges to a grant.
    */
+  /**
+   * Why another host's endpoint must not be programmed at `ip`, or undefined: outside the
+   * network's subnet, its network, broadcast or gateway address or a reserved one, or
+   * inside a range another host holds (docs/security.md). An address in no known range
+   * (a claim whose ranges record has not arrived yet) is given the benefit of the doubt.
+   */
+  endpointAddressProblem (network: string, ip: string, host: string): string | undefined {
+    const net = this.#network(network)
+    if (net === undefined || !isIPv4(ip)) return undefined
+    const span = subnetSpan(net)
+    const n = ipToInt(ip)
+    if (span === undefined || n < span.start || n > span.end) return `${ip} is outside ${network} (${net.subnet})`
+    if (excludedSpans(net).some(s => n >= s.start && n <= s.end)) return `${ip} is the network, broadcast, gateway or a reserved address of ${network}`
+    const owner = ownerOf(this.#view(network), n)
+    if (owner !== undefined && owner.peer !== host) return `${ip} is in a range ${owner.peer} holds`
+    return undefined
+  }
+
   async handleRangeRequest (fromPeer: string, network: string, size: number, options: { address?: string } = {}): Promise<GrantResult> {
     if (fromPeer === this.#me) throw new MeshplaneError('E_INVALID_ARGUMENT', 'a host cannot ask itself for a range')
     return await this.#run(network, async () => {
