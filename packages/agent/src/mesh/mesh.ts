@@ -30,6 +30,7 @@ import {
 } from './constants.js'
 import { runSyncClient, runSyncServer, type SyncStats } from './sync.js'
 import { ProbeChannel, serveProbeStream, type ProbeHandler } from './probe-channel.js'
+import { RefusalScore, REFUSAL_HALF_LIFE_MS } from './refusals.js'
 import { parseSeed, peerIdOfAddr, transportPart } from './address.js'
 import { MeshplaneError } from '../errors.js'
 
@@ -131,6 +132,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #peerTargets = new Map<string, DialTarget>()
   readonly #opened = new WeakMap<Uint8Array, OpenedRecord[]>()
   readonly #probeChannels = new Map<string, Promise<ProbeChannel>>()
+  readonly #refusals = new RefusalScore()
   readonly counters: MeshCounters = {
     gossipAccepted: 0, gossipRejected: 0, gossipIgnored: 0, syncRounds: 0, syncFailures: 0,
     syncRecordsIn: 0, syncRecordsOut: 0, syncBytes: 0, published: 0, bundlesPublished: 0,
@@ -279,6 +281,10 @@ export class Mesh extends EventEmitter<MeshEvents> {
             // that came late, which a busy host produces; every peer holds the cluster key,
             // and invalid messages (below) still cost -10 × count² each.
             behaviourPenaltyWeight: -1,
+            // Each message a peer signed and this host refused costs it 10 (weight), halved
+            // every minute: 8 refusals graylist it (-80), fewer keep it out of the mesh.
+            appSpecificScore: peer => this.#refusals.score(peer),
+            appSpecificWeight: 10,
             topics: {
               [RECORDS_TOPIC]: QUIET_TOPIC_SCORE,
               [LIVENESS_TOPIC]: QUIET_TOPIC_SCORE
@@ -344,6 +350,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#state.on('local', this.#onLocal)
     this.#timers.push(setInterval(() => { void this.#maintainConnections(targetPeers) }, REDIAL_TICK_MS))
     this.#timers.push(setInterval(() => { void this.#syncRandomPeer() }, this.#init.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS))
+    this.#timers.push(setInterval(() => { this.#refusals.decay() }, REFUSAL_HALF_LIFE_MS))
     for (const t of this.#timers) t.unref()
     void this.#maintainConnections(targetPeers)
     this.#log.info({ peerId: node.peerId.toString(), listen: this.listenAddrs() }, 'mesh started')
@@ -499,6 +506,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   #reject (reason: string, from?: string): TopicValidatorResult {
     this.counters.gossipRejected++
+    if (from !== undefined) this.#refusals.note(from)
     this.#log.warn({ reason, from }, 'rejected gossip')
     return TopicValidatorResult.Reject
   }
