@@ -119,7 +119,7 @@ async function member (): Promise<{ key: PrivateKey, id: string, node: typeof no
   m.services.pubsub.subscribe(RECORDS_TOPIC)
   m.services.pubsub.subscribe(LIVENESS_TOPIC)
   const conn = await m.dial(parseSeed(seed!))
-  for (let i = 0; i < 100 && m.services.pubsub.getSubscribers(RECORDS_TOPIC).length === 0; i++) await new Promise(r => setTimeout(r, 50))
+  for (let i = 0; i < 200 && m.services.pubsub.getSubscribers(RECORDS_TOPIC).length === 0; i++) await new Promise(r => setTimeout(r, 50))
   return { key, id: peerIdFromPrivateKey(key).toString(), node: m, seedPeer: conn.remotePeer.toString() }
 }
 
@@ -132,8 +132,13 @@ async function forge (key: PrivateKey, writer: string, r: { kind: RecordKind, ke
 /** One attack by gossip from a fresh member: the signed records it writes, one bundle. */
 async function gossipAttack (attack: string, records: (m: { key: PrivateKey, id: string }) => Promise<Array<Uint8Array<ArrayBuffer>>>): Promise<void> {
   const m = await member()
-  const r = await m.node.services.pubsub.publish(RECORDS_TOPIC, RecordBundle.encode({ records: await records(m) }))
-    .catch((e: Error) => ({ error: e.message }))
+  const bundle = RecordBundle.encode({ records: await records(m) })
+  // a loaded host may not have its subscription or stream to us ready yet: try again
+  let r: { recipients: unknown[] } | { error: string } = { recipients: [] }
+  for (let i = 0; i < 10 && !('error' in r) && r.recipients.length === 0; i++) {
+    if (i > 0) await new Promise(resolve => setTimeout(resolve, 200))
+    r = await m.node.services.pubsub.publish(RECORDS_TOPIC, bundle).catch((e: Error) => ({ error: e.message }))
+  }
   line({ attack, writer: m.id, result: 'recipients' in r ? r.recipients.length : r })
   await new Promise(resolve => setTimeout(resolve, 300))
   await m.node.stop()
