@@ -101,7 +101,7 @@ test.serial(`a pass with ${REMOTES} remote endpoints programs every entry; the n
   const { lab: current, name } = host()
   const first = ready?.first
   t.is(first?.failed, 0)
-  t.is(first?.byKind['neigh.set'], REMOTES)
+  t.is(first?.byKind['neigh.set'], REMOTES + 1, 'one per remote endpoint, and the local endpoint\'s on the bridge')
   t.is(first?.byKind['fdb.add'], REMOTES + VTEPS, 'one FDB entry per endpoint plus one all-zeros entry per remote host')
   t.is(ready?.second.ops, 0)
   t.log(`first pass: ${first?.ops ?? 0} ops in ${first?.durationMs ?? 0} ms`)
