@@ -251,8 +251,7 @@ export class Agent implements AgentView {
   /** A kernel pass now, for the Docker plugin's published ports; the ports it could not
    * program, with the reason. */
   async #applyPublishedPorts (): Promise<Array<PublishedPort & { reason: string }>> {
-    this.#dataplane.update(this.#dataplaneInput())
-    await this.#dataplane.reconcileNow()
+    await this.#dataplane.applyFirewall(this.#dataplaneInput())
     const firewall = this.#dataplane.status().firewall
     const wanted = this.#docker?.publishedPorts() ?? []
     if (!firewall.ok) return wanted.map(p => ({ ...p, reason: `the firewall is not in the kernel: ${firewall.error ?? 'unknown'}` }))

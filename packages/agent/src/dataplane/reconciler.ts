@@ -171,6 +171,9 @@ export interface Dataplane {
   stop(): Promise<void>
   update(input: DataplaneInput): void
   reconcileNow(): Promise<ReconcileResult>
+  /** The firewall alone, now, from `input` (which otherwise differs from the last input
+   * only in its published ports): what the Docker plugin waits for before answering. */
+  applyFirewall(input: DataplaneInput): Promise<void>
   attach(opts: AttachOptions): Promise<AttachResult>
   /** Like attach, but the peer stays in the host namespace for the caller to move. */
   createEndpointVeth(opts: EndpointVethOptions): Promise<EndpointVethResult>
@@ -307,6 +310,32 @@ export class DataplaneReconciler implements Dataplane {
       // update() is called from state-change handlers that must not fail because of us.
       this.#log.error({ err }, 'update failed')
     }
+  }
+
+  /**
+   * Published ports changed and nothing else did (ProgramExternalConnectivity): only the
+   * firewall is brought up to date, in one queue item, skipping the rest of a pass (four
+   * netlink dumps, a diff); `docker run -p` waits for this. The next update or resync
+   * runs the full pass as usual. Without a clean pass with the firewall in place before,
+   * it is a full pass.
+   */
+  async applyFirewall (input: DataplaneInput): Promise<void> {
+    const last = this.#lastPass
+    if (last === undefined || !last.clean || !last.egress) {
+      this.#input = input
+      await this.reconcileNow()
+      return
+    }
+    const { queue } = this.#started()
+    this.#input = input
+    await queue.enqueue(async () => {
+      const effective = this.#effectiveInput(last.underlay)
+      const desired = computeDesired(effective, { egress: true })
+      const result = await this.#syncFirewall(firewallOf(desired, effective), desired.networks.length > 0, 'ports')
+      if (result.error !== undefined && result.unavailable !== true) this.#scheduleRetry()
+    })
+    // A pass for whatever else the input changed, in the background.
+    this.update(input)
   }
 
   async reconcileNow (): Promise<ReconcileResult> {
