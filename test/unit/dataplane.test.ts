@@ -33,7 +33,7 @@ function network (name: string, vni: number, extra: Partial<NetworkBody> = {}): 
 }
 
 function endpoint (net: string, id: string, host: string, mac: string, ipv4: string): EndpointBody & { host: string } {
-  return { network: net, id, mac, ipv4, ipv6: '', name: id, labels: new Map(), host }
+  return { network: net, id, mac, ipv4, ipv6: '', name: id, aliases: [], labels: new Map(), host }
 }
 
 function input (extra: Partial<DataplaneInput> = {}): DataplaneInput {

@@ -12,8 +12,8 @@ const SELF = 'peer-a'
 const network = (name: string, vni: number, extra: Partial<NetworkBody> = {}): NetworkBody =>
   ({ name, vni, subnet: '10.240.0.0/16', gateway: '10.240.0.1', mtu: 0, options: new Map(), creator: 'owner', createdAtMs: 1n, internal: false, ...extra })
 const endpoints: DataplaneInput['endpoints'] = [
-  { network: 'blue', id: 'c1', mac: '02:42:0a:f0:00:02', ipv4: '10.240.0.2', ipv6: '', name: '', labels: new Map(), host: SELF },
-  { network: 'blue', id: 'r1', mac: '02:42:0a:f0:00:03', ipv4: '10.240.0.3', ipv6: '', name: '', labels: new Map(), host: 'peer-b' }
+  { network: 'blue', id: 'c1', mac: '02:42:0a:f0:00:02', ipv4: '10.240.0.2', ipv6: '', name: '', aliases: [], labels: new Map(), host: SELF },
+  { network: 'blue', id: 'r1', mac: '02:42:0a:f0:00:03', ipv4: '10.240.0.3', ipv6: '', name: '', aliases: [], labels: new Map(), host: 'peer-b' }
 ]
 const hosts = new Map([[SELF, { underlayIp: '10.0.0.1', vxlanPort: 4789 }], ['peer-b', { underlayIp: '10.0.0.2', vxlanPort: 4789 }]])
 
@@ -39,7 +39,7 @@ test('a network with a local endpoint keeps its devices and veths when its recor
 
   // a rewrite onto another network's VNI (which has a local endpoint too)
   const red = network('red', 4200, { subnet: '10.241.0.0/16', gateway: '10.241.0.1' })
-  const both = [...endpoints, { network: 'red', id: 'c2', mac: '02:42:0a:f1:00:02', ipv4: '10.241.0.2', ipv6: '', name: '', labels: new Map(), host: SELF }]
+  const both = [...endpoints, { network: 'red', id: 'c2', mac: '02:42:0a:f1:00:02', ipv4: '10.241.0.2', ipv6: '', name: '', aliases: [], labels: new Map(), host: SELF }]
   const hold2 = new LocalNetworkHold()
   desired(hold2, [blue, red], both)
   const clash = desired(hold2, [network('blue', 4200), red], both)

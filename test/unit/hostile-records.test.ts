@@ -122,7 +122,7 @@ test('received values are checked as strictly as the local commands: VTEP, MAC, 
   }
   await openRecord(await forge(rogue, { kind: 'host', key: rogue.id, body: host('10.1.2.3') }))
 
-  const endpoint = (mac: string): Uint8Array => EndpointBody.encode({ network: 'n', id: 'e', mac, ipv4: '10.240.0.9', ipv6: '', name: '', labels: new Map() })
+  const endpoint = (mac: string): Uint8Array => EndpointBody.encode({ network: 'n', id: 'e', mac, ipv4: '10.240.0.9', ipv6: '', name: '', aliases: [], labels: new Map() })
   await refused(await forge(rogue, { kind: 'endpoint', key: `${rogue.id}/n/e`, body: endpoint('01:00:5e:00:00:01') }), /multicast/)
   await refused(await forge(rogue, { kind: 'endpoint', key: `${rogue.id}/n/e`, body: endpoint('ff:ff:ff:ff:ff:ff') }), /multicast/)
   await refused(await forge(rogue, { kind: 'endpoint', key: `${rogue.id}/n/e`, body: endpoint('00:00:00:00:00:00') }), /all zeros/)

@@ -366,7 +366,7 @@ test('concurrent creation of one network apart: the LWW winner\'s creator seeds,
       const ip = await h.ipam.allocate('twin', `${h.name}-${i}`)
       mine[h.name]!.push(ip)
       // the agent would publish an endpoint record for it
-      await h.state.write('endpoint', `${h.id}/twin/${h.name}-${i}`, { network: 'twin', id: `${h.name}-${i}`, mac: '02:42:0a:3c:00:02', ipv4: ip, ipv6: '', name: '', labels: new Map() })
+      await h.state.write('endpoint', `${h.id}/twin/${h.name}-${i}`, { network: 'twin', id: `${h.name}-${i}`, mac: '02:42:0a:3c:00:02', ipv4: ip, ipv6: '', name: '', aliases: [], labels: new Map() })
     }
   }
   await c.heal()

@@ -118,7 +118,7 @@ test('a newer write wins everywhere; a tombstone hides the record but is kept', 
   await rb.apply([first.envelope])
   // b does not own a's network
   t.is((await t.throwsAsync(rb.write('network', 'blue', undefined)) as { code?: string }).code, 'E_CONFLICT')
-  const second = await rb.write('endpoint', `${b.id}/blue/e1`, { network: 'blue', id: 'e1', mac: '02:42:0a:f0:00:05', ipv4: '10.240.0.5', ipv6: '', name: '', labels: new Map() })
+  const second = await rb.write('endpoint', `${b.id}/blue/e1`, { network: 'blue', id: 'e1', mac: '02:42:0a:f0:00:05', ipv4: '10.240.0.5', ipv6: '', name: '', aliases: [], labels: new Map() })
   await ra.apply([second.envelope])
   const del = await ra.write('network', 'blue', undefined)
   t.true(del.record.lamport > second.record.lamport, 'a write after seeing a record gets a higher version')

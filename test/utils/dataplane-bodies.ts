@@ -10,7 +10,7 @@ export function toNetworkBody (network: DriverNetwork): NetworkBody {
 }
 
 export function toEndpointBody (endpoint: DriverEndpoint): EndpointBody & { host: string } {
-  return { ...endpoint, ipv6: '', name: endpoint.id, labels: new Map() }
+  return { ...endpoint, ipv6: '', name: endpoint.id, aliases: [], labels: new Map() }
 }
 
 /** What the drivers pass to attach(): the network by name (the driver looks it up). */

@@ -482,6 +482,7 @@ export class Agent implements AgentView {
           host,
           hostAddress: this.#hostAddress(host),
           name: e.body.name,
+          aliases: e.body.aliases,
           state: this.#liveness.liveness(host).state
         }
       })
@@ -495,7 +496,7 @@ export class Agent implements AgentView {
   async attach (req: AttachRequest): Promise<Record<string, unknown>> {
     const e = await this.#endpointsControl.attach(req)
     this.#scheduleDataplaneUpdate()
-    return { network: e.network, id: e.id, ip: e.ipv4, mac: e.mac, host: this.#peerId, netns: req.netns }
+    return { network: e.network, id: e.id, ip: e.ipv4, mac: e.mac, host: this.#peerId, netns: req.netns, name: e.name, aliases: e.aliases }
   }
 
   async detach (req: DetachRequest): Promise<Record<string, unknown>> {

@@ -1180,6 +1180,7 @@ export interface EndpointBody {
   ipv6: string
   name: string
   labels: Map<string, string>
+  aliases: string[]
 }
 
 export namespace EndpointBody {
@@ -1341,6 +1342,13 @@ export namespace EndpointBody {
           }
         }
 
+        if (obj.aliases != null && obj.aliases.length > 0) {
+          for (const value of obj.aliases) {
+            w.uint32(66)
+            w.string(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1352,7 +1360,8 @@ export namespace EndpointBody {
           ipv4: '',
           ipv6: '',
           name: '',
-          labels: new Map<string, string>()
+          labels: new Map<string, string>(),
+          aliases: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1398,6 +1407,14 @@ export namespace EndpointBody {
               obj.labels.set(entry.key, entry.value)
               break
             }
+            case 8: {
+              if (opts.limits?.aliases != null && obj.aliases.length === opts.limits.aliases) {
+                throw new MaxLengthError('Decode error - repeated field "aliases" had too many elements')
+              }
+
+              obj.aliases.push(reader.string())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1408,7 +1425,8 @@ export namespace EndpointBody {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          labels: 0
+          labels: 0,
+          aliases: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1474,6 +1492,21 @@ export namespace EndpointBody {
 
               break
             }
+            case 8: {
+              if (opts.limits?.aliases != null && obj.aliases === opts.limits.aliases) {
+                throw new MaxLengthError('Streaming decode error - repeated field "aliases" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.aliases[]`,
+                index: obj.aliases,
+                value: reader.string()
+              }
+
+              obj.aliases++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1522,6 +1555,12 @@ export namespace EndpointBody {
     value: string
   }
 
+  export interface EndpointBodyAliasesFieldEvent {
+    field: '$.aliases[]'
+    index: number
+    value: string
+  }
+
   export function encode (obj: Partial<EndpointBody>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, EndpointBody.codec())
   }
@@ -1530,7 +1569,7 @@ export namespace EndpointBody {
     return decodeMessage(buf, EndpointBody.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<EndpointBody>): Generator<EndpointBodyNetworkFieldEvent | EndpointBodyIdFieldEvent | EndpointBodyMacFieldEvent | EndpointBodyIpv4FieldEvent | EndpointBodyIpv6FieldEvent | EndpointBodyNameFieldEvent | EndpointBodyLabelsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<EndpointBody>): Generator<EndpointBodyNetworkFieldEvent | EndpointBodyIdFieldEvent | EndpointBodyMacFieldEvent | EndpointBodyIpv4FieldEvent | EndpointBodyIpv6FieldEvent | EndpointBodyNameFieldEvent | EndpointBodyLabelsFieldEvent | EndpointBodyAliasesFieldEvent> {
     return streamMessage(buf, EndpointBody.codec(), opts)
   }
 }

@@ -24,7 +24,10 @@ const attachBody = z.strictObject({
   network: z.string().min(1),
   netns: z.string().min(1),
   ip: z.string().optional(),
-  ifname: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/).optional()
+  ifname: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/).optional(),
+  // checked as DNS labels by the agent (net/dns-name.ts); bounded here against huge bodies
+  name: z.string().max(255).optional(),
+  aliases: z.array(z.string().max(255)).max(64).optional()
 })
 const allocateBody = z.strictObject({
   network: z.string().min(1),

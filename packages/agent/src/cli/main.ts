@@ -161,11 +161,14 @@ export function buildProgram (): Command {
     .requiredOption('--netns <name|path>', 'namespace name (/run/netns/NAME) or path')
     .option('--ip <addr>', 'address (default: allocated)')
     .option('--ifname <name>', 'interface name inside the namespace', 'eth0')
+    .option('--name <name>', 'DNS name on the network, resolvable from every host (one label, unique in the network)')
+    .option('--alias <name>', 'another DNS name; several endpoints may share one (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .addOption(jsonOption())
     .action(async (net: string, opts: Json, cmd: Command) => {
       if (opts.ip !== undefined && !isIPv4(opts.ip)) throw new MeshplaneError('E_INVALID_ARGUMENT', `--ip ${JSON.stringify(opts.ip)} is not an IPv4 address`)
-      const e = await client(cmd).call<Json>('POST', '/v1/attach', { network: net, netns: opts.netns, ip: opts.ip, ifname: opts.ifname })
-      print(e, opts.json === true, () => `attached ${opts.netns} to ${net}: ${e.ip} (${e.mac})`)
+      const e = await client(cmd).call<Json>('POST', '/v1/attach', { network: net, netns: opts.netns, ip: opts.ip, ifname: opts.ifname, name: opts.name, aliases: opts.alias })
+      const named = e.name !== undefined && e.name !== '' ? ` as ${e.name as string}` : ''
+      print(e, opts.json === true, () => `attached ${opts.netns} to ${net}${named}: ${e.ip} (${e.mac})`)
     })
   program.command('detach <network>')
     .description('remove a namespace\'s interface on a network')

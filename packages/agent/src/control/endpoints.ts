@@ -14,9 +14,18 @@ import type { Dataplane } from '../dataplane/index.js'
 import { computeOverlayMtu } from '../dataplane/index.js'
 import { parseCidr, macFromIp, ipToInt } from '../net/addr.js'
 import { conflict, invalid, notFound, MeshplaneError } from '../errors.js'
+import { canonicalAliases, canonicalName, endpointNamesProblem } from '../net/dns-name.js'
 import type { Networks } from './networks.js'
 
-export interface AttachRequest { network: string, netns: string, ip?: string, ifname?: string }
+export interface AttachRequest {
+  network: string
+  netns: string
+  ip?: string
+  ifname?: string
+  /** DNS name on the network (unique in it), and aliases (may be shared: round robin). */
+  name?: string
+  aliases?: string[]
+}
 export interface DetachRequest { network: string, netns: string }
 
 export interface EndpointsComponents {
@@ -54,6 +63,17 @@ export class Endpoints {
     const netnsPath = netnsPathOf(req.netns)
     if (!existsSync(netnsPath)) throw notFound(`no network namespace at ${netnsPath}`)
     const ifname = req.ifname ?? 'eth0'
+    const name = canonicalName(req.name ?? '')
+    const aliases = canonicalAliases(name, req.aliases ?? [])
+    const namesProblem = endpointNamesProblem(name, aliases)
+    if (namesProblem !== undefined) throw invalid(namesProblem.replace(/^name/, '--name').replace(/^alias/, '--alias'))
+    if (name !== '') {
+      // Names are unique per network (as Docker's container names are per host); aliases
+      // are for names shared by several endpoints. Two hosts naming at the same moment can
+      // both succeed: the resolver then answers both addresses.
+      const holder = this.#c.state.list('endpoint').find(e => e.body.network === network.name && e.body.name === name)
+      if (holder !== undefined) throw conflict(`name ${name} is already used in ${network.name} by ${holder.body.ipv4} on host ${holder.key.split('/')[0]} (an --alias may be shared)`)
+    }
     const existing = await this.#c.store.local.get(this.#localKey(network.name, netnsPath)) as LocalAttachment | undefined
     if (existing !== undefined) throw conflict(`${req.netns} is already attached to ${network.name}`)
     const peerId = this.#c.state.peerId
@@ -78,7 +98,7 @@ export class Endpoints {
     const mtu = computeOverlayMtu(network, this.#c.underlayMtu()) ?? 1450
     const localKey = this.#localKey(network.name, netnsPath)
     const recordId = endpointKey(peerId, network.name, endpointId)
-    const body: EndpointBody = { network: network.name, id: endpointId, mac, ipv4: ip, ipv6: '', name: req.netns, labels: new Map([['netns', netnsPath]]) }
+    const body: EndpointBody = { network: network.name, id: endpointId, mac, ipv4: ip, ipv6: '', name, aliases, labels: new Map([['netns', netnsPath]]) }
     // The local key first: whatever happens next, `detach` can undo it.
     try {
       await this.#c.store.putLocal(localKey, { endpointId, netnsPath, ifname } satisfies LocalAttachment)

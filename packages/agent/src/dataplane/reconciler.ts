@@ -601,7 +601,7 @@ export class DataplaneReconciler implements Dataplane {
       const hadAttachment = this.#attachments.has(key)
       this.#attachments.set(key, {
         network: opts.network,
-        endpoint: { network: opts.network.name, id: opts.endpointId, mac: opts.mac, ipv4: opts.ipv4, ipv6: '', name: opts.endpointId, labels: new Map(), host: input.self.peerId }
+        endpoint: { network: opts.network.name, id: opts.endpointId, mac: opts.mac, ipv4: opts.ipv4, ipv6: '', name: '', aliases: [], labels: new Map(), host: input.self.peerId }
       })
       let created = false
       try {

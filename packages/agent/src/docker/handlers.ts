@@ -376,7 +376,10 @@ function endpointBody (ep: DockerEndpointEntry, dockerEndpointId: string): Endpo
     mac: ep.mac,
     ipv4: ep.ipv4,
     ipv6: '',
-    name: `docker:${dockerEndpointId.slice(0, 12)}`,
+    // The container's name and --network-alias aliases come later, from dockerd's API
+    // (docker/names.ts): the plugin protocol does not carry them.
+    name: '',
+    aliases: [],
     labels: new Map([['docker-endpoint', dockerEndpointId], ['docker-network', ep.dockerNetworkId]])
   }
 }

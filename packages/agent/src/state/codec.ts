@@ -14,6 +14,7 @@ import { MeshplaneError } from '../errors.js'
 import { ownerOfKey, type RecordKindName, type StateRecord } from './types.js'
 import { MAX_RECORD_BYTES, MAX_KEY_LENGTH, MAX_LAMPORT } from './constants.js'
 import { parseCidr, ipToInt, cidrsOverlap } from '../net/addr.js'
+import { MAX_ALIASES, endpointNamesProblem } from '../net/dns-name.js'
 
 // Signatures are domain-separated so a record signature can never be replayed as some
 // other libp2p signature made with the same key (gossipsub, noise, identify).
@@ -181,12 +182,15 @@ function decodeBody (kind: RecordKindName, key: string, body: Uint8Array, base: 
         return { ...fields as StateRecord, kind, body: b }
       }
       case 'endpoint': {
-        const b = EndpointBody.decode(body, { limits: { labels: 32 } })
+        // (one more alias than allowed decodes, so the check below names the limit)
+        const b = EndpointBody.decode(body, { limits: { labels: 32, aliases: MAX_ALIASES + 1 } })
         const [, network, id] = key.split('/')
         if (b.network !== network || b.id !== id) throw bad(`endpoint body does not match key ${key}`)
         checkUnicastMac(b.mac)
         if (b.ipv4 !== '' && !isIPv4(b.ipv4)) throw bad(`endpoint IPv4 ${JSON.stringify(b.ipv4)}`)
         if (b.ipv6 !== '' && !isIPv6(b.ipv6)) throw bad(`endpoint IPv6 ${JSON.stringify(b.ipv6)}`)
+        const names = endpointNamesProblem(b.name, b.aliases)
+        if (names !== undefined) throw bad(`endpoint ${names}`)
         return { ...fields as StateRecord, kind, body: b }
       }
       case 'ranges': {
