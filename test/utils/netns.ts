@@ -217,6 +217,9 @@ async function deleteNamespace(name: string): Promise<void> {
       return; // keep it registered: the exit handler tries again
     }
   }
+  // its /etc files (iproute2's /etc/netns/NAME, e.g. the resolv.conf `meshplane attach`
+  // writes), if an attach was never undone
+  rmSync(join('/etc/netns', name), { recursive: true, force: true });
   untrackNamespace(name);
 }
 

@@ -28,8 +28,11 @@ import { AGENT_VERSION } from './version.js'
 import { MeshplaneError, isMeshplaneError } from './errors.js'
 import { createMetrics, type AgentMetrics } from './metrics/index.js'
 import type { RecentLogError } from './log/index.js'
+import { createResolver, dnsSettings, type DnsSettings, type Resolver } from './dns/index.js'
 
 const REAP_INTERVAL_MS = 60_000
+/** A resolver that could not listen (its address not on the host yet) tries again this often. */
+const RESOLVER_RETRY_MS = 2_000
 
 /** What main hands the agent besides its config and logger. */
 export interface AgentExtras {
@@ -67,6 +70,7 @@ export class Agent implements AgentView {
   #timers: NodeJS.Timeout[] = []
   #stopped = false
   #metrics: AgentMetrics | undefined
+  #resolver: Resolver | undefined
   readonly #extras: AgentExtras
 
   constructor (config: AgentConfig, logger: Logger, extras: AgentExtras = {}) {
@@ -119,7 +123,8 @@ export class Agent implements AgentView {
       allocate: async (network, endpointId) => await this.#ipam.allocate(network, endpointId),
       claim: async (network, ip, endpointId) => { await this.#ipam.claim(network, ip, endpointId) },
       release: async (network, ip) => { await this.#ipam.release(network, ip) },
-      underlayMtu: () => this.#underlayMtu
+      underlayMtu: () => this.#underlayMtu,
+      dnsSettings: () => this.dnsSettings()
     })
 
     // Every part the API reads exists before it listens (the mesh and liveness are built
@@ -154,10 +159,13 @@ export class Agent implements AgentView {
     await this.#writeHostRecord(false)
     this.#liveness.start()
     // The plugin's published ports are kernel input: loaded before the first pass, so a
-    // restart leaves their rules (and new connections to them) in place.
+    // restart leaves their rules (and new connections to them) in place. The resolver is
+    // built before the first pass (which puts its address on the host) and listens after it.
     await this.#createDockerPlugin()
+    this.#resolver = this.#createResolver()
     const first = await this.#reconcileKernel()
     if (first?.underlay !== undefined) this.#underlayMtu = first.underlay.mtu
+    await this.#startResolver()
     await this.#docker?.start()
     // Ranges records (IPAM bookkeeping) are not part of the kernel's input: a change to one
     // must not cost a reconcile pass (4 netlink dumps and a diff) on every host. Unless an
@@ -196,6 +204,7 @@ export class Agent implements AgentView {
       this.#log.warn({ err }, 'could not announce leaving')
     }
     await this.#docker?.stop()
+    await this.#resolver?.stop()
     await this.#ipam?.stop()
     await this.#mesh?.stop()
     // The kernel keeps its entries: containers keep talking while the agent is away.
@@ -251,7 +260,9 @@ export class Agent implements AgentView {
   /** A kernel pass now, for the Docker plugin's published ports; the ports it could not
    * program, with the reason. */
   async #applyPublishedPorts (): Promise<Array<PublishedPort & { reason: string }>> {
-    await this.#dataplane.applyFirewall(this.#dataplaneInput())
+    const input = this.#dataplaneInput()
+    this.#resolver?.update(input.networks, input.endpoints)
+    await this.#dataplane.applyFirewall(input)
     const firewall = this.#dataplane.status().firewall
     const wanted = this.#docker?.publishedPorts() ?? []
     if (!firewall.ok) return wanted.map(p => ({ ...p, reason: `the firewall is not in the kernel: ${firewall.error ?? 'unknown'}` }))
@@ -286,6 +297,37 @@ export class Agent implements AgentView {
       }
       return n
     })
+  }
+
+  #createResolver (): Resolver | undefined {
+    const address = this.#config['dns-address']
+    if (address === 'off') return undefined
+    return createResolver({
+      logger: this.#log,
+      onQuery: (transport, result) => { this.#metrics?.dnsQuery(transport, result) }
+    }, { address, resolvConf: this.#config['dns-resolv-conf'] })
+  }
+
+  /** Not fatal: the agent's other work goes on without names. Retried while the address
+   * is not on the host yet (a failed kernel op) or port 53 is taken. */
+  async #startResolver (): Promise<void> {
+    const resolver = this.#resolver
+    if (resolver === undefined || this.#stopped) return
+    try {
+      await resolver.start()
+    } catch (err) {
+      this.#log.error({ err, address: this.#config['dns-address'] }, `the DNS resolver cannot listen; retrying every ${RESOLVER_RETRY_MS} ms`)
+      const timer = setTimeout(() => { void this.#startResolver() }, RESOLVER_RETRY_MS)
+      timer.unref()
+      this.#timers.push(timer)
+    }
+  }
+
+  /** The DNS settings a container of a meshplane network should get (attach's
+   * resolv.conf; a CNI plugin's result `dns`); undefined when the resolver is off. */
+  dnsSettings (): DnsSettings | undefined {
+    const address = this.#config['dns-address']
+    return address === 'off' ? undefined : dnsSettings(address)
   }
 
   /** Never shorter than dead-after: a restart must outlast the time peers take to notice. */
@@ -367,13 +409,23 @@ export class Agent implements AgentView {
           'a network with local endpoints was removed or changed by its record: kept as programmed until its last local endpoint is detached')
       }
     }
-    return {
+    const input: DataplaneInput = {
       self: { peerId: this.#peerId, underlayIp: this.#advertiseAddr, underlayMtu: this.#underlayMtu, vxlanPort: this.#config['vxlan-port'] },
       networks,
       endpoints,
       hosts,
       ports: this.#docker?.publishedPorts() ?? []
     }
+    if (this.#resolver !== undefined) input.serviceAddress = this.#config['dns-address']
+    return input
+  }
+
+  /** The dataplane and the resolver answer from the same input: a name resolves exactly
+   * while its endpoint is programmed. */
+  #updateInput (): void {
+    const input = this.#dataplaneInput()
+    this.#resolver?.update(input.networks, input.endpoints)
+    this.#dataplane.update(input)
   }
 
   /** Coalesces bursts of record and liveness changes into one dataplane update. */
@@ -382,12 +434,12 @@ export class Agent implements AgentView {
     this.#dataplaneUpdateQueued = true
     setImmediate(() => {
       this.#dataplaneUpdateQueued = false
-      if (!this.#stopped) this.#dataplane.update(this.#dataplaneInput())
+      if (!this.#stopped) this.#updateInput()
     })
   }
 
   async #reconcileKernel (): Promise<Awaited<ReturnType<Dataplane['reconcileNow']>> | undefined> {
-    this.#dataplane.update(this.#dataplaneInput())
+    this.#updateInput()
     try {
       return await this.#dataplane.reconcileNow()
     } catch (err) {
@@ -424,7 +476,8 @@ export class Agent implements AgentView {
       dataplane: dataplaneSummary(this.#dataplane.status()),
       metrics: this.#metrics?.address() ?? null,
       lastErrors: this.#extras.recentErrors?.() ?? [],
-      ipam: { conflicts: this.#ipam.status().conflicts }
+      ipam: { conflicts: this.#ipam.status().conflicts },
+      dns: this.#resolver?.status() ?? null
     }
   }
 
@@ -524,6 +577,10 @@ export class Agent implements AgentView {
       const goneForMs = (l === 'unreachable' || l === 'left') && since !== undefined ? Date.now() - since : undefined
       return { peer, reclaimed: await this.#ipam.rmpeer(peer, goneForMs) }
     }
+  }
+
+  dns (): Array<{ network: string, name: string, addresses: string[] }> {
+    return this.#resolver?.names() ?? []
   }
 
   records (): Array<Record<string, unknown>> {

@@ -38,7 +38,12 @@ export const AgentConfigSchema = z.strictObject({
   'tombstone-ttl-ms': ms.default(24 * 60 * 60 * 1000),
   // rmpeer refuses hosts unreachable for less than this (Weave's lesson: docs/design.md, "Addresses")
   'rmpeer-safety-ms': ms.default(10 * 60 * 1000),
-  'target-peers': z.coerce.number().int().min(1).max(64).default(4)
+  'target-peers': z.coerce.number().int().min(1).max(64).default(4),
+  // the resolver (dns/index.ts): a link-local address, the same on every host; 'off': none
+  'dns-address': z.string().refine(s => s === 'off' || (isIPv4(s) && s.startsWith('169.254.')), 'must be a link-local IPv4 address (169.254.x.y) or off').default('169.254.53.53'),
+  'dns-resolv-conf': z.string().min(1).default('/etc/resolv.conf'),
+  // dockerd's API, read for container names and aliases (docker/names.ts)
+  'docker-api-socket': z.string().min(1).default('/var/run/docker.sock')
 })
 
 export type AgentConfig = z.output<typeof AgentConfigSchema>

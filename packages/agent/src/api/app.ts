@@ -101,5 +101,6 @@ export function buildApiApp (view: AgentView, logger: Logger): FastifyInstance {
   })
   app.post('/v1/rmpeer', async req => await view.ipam.rmpeer(parse(rmpeerBody, req.body).peer))
   app.get('/v1/records', async () => view.records())
+  app.get('/v1/dns', async () => view.dns())
   return app
 }

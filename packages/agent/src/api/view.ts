@@ -25,4 +25,6 @@ export interface AgentView {
     rmpeer: (peer: string) => Promise<Record<string, unknown>>
   }
   records: () => Array<Record<string, unknown>>
+  /** The names this host's resolver answers, per network (`meshplane dns`). */
+  dns: () => Array<{ network: string, name: string, addresses: string[] }>
 }

@@ -59,6 +59,9 @@ export function buildProgram (): Command {
     .option('--vxlan-port <port>', 'VXLAN UDP port (default 4789)')
     .option('--restart-grace-ms <ms>', 'a stopped host\'s endpoints stay programmed this long (default 15000)')
     .option('--rmpeer-safety-ms <ms>', 'rmpeer refuses hosts unreachable for less than this (default 600000)')
+    .option('--dns-address <ip>', 'the resolver\'s link-local service address, the same on every host (default 169.254.53.53; off: no resolver)')
+    .option('--dns-resolv-conf <file>', 'where the resolver finds its upstream servers (default /etc/resolv.conf)')
+    .option('--docker-api-socket <path>', 'dockerd\'s API socket, for container names (default /var/run/docker.sock)')
     .action(async (opts: Json, cmd: Command) => {
       const { runAgent } = await import('./agent-command.js')
       const g = cmd.optsWithGlobals()
@@ -78,7 +81,10 @@ export function buildProgram (): Command {
         'resync-interval-ms': opts.resyncIntervalMs,
         'vxlan-port': opts.vxlanPort,
         'restart-grace-ms': opts.restartGraceMs,
-        'rmpeer-safety-ms': opts.rmpeerSafetyMs
+        'rmpeer-safety-ms': opts.rmpeerSafetyMs,
+        'dns-address': opts.dnsAddress,
+        'dns-resolv-conf': opts.dnsResolvConf,
+        'docker-api-socket': opts.dockerApiSocket
       }, opts.config)
     })
 
@@ -177,6 +183,16 @@ export function buildProgram (): Command {
     .action(async (net: string, opts: Json, cmd: Command) => {
       const r = await client(cmd).call<Json>('POST', '/v1/detach', { network: net, netns: opts.netns })
       print(r, opts.json === true, () => `detached ${opts.netns} from ${net}`)
+    })
+
+  program.command('dns')
+    .description('the names this host\'s resolver answers, per network (scoped: a name resolves only from its own network)')
+    .addOption(jsonOption())
+    .action(async (opts: Json, cmd: Command) => {
+      const list = await client(cmd).call<Json[]>('GET', '/v1/dns')
+      print(list, opts.json === true, () => list.length === 0
+        ? 'no names (attach with --name, or run containers on a meshplane network)'
+        : table(['NETWORK', 'NAME', 'ADDRESSES'], list.map(n => [n.network, n.name, (n.addresses as string[]).join(' ')])))
     })
 
   program.command('ipam')

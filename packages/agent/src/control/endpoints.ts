@@ -6,6 +6,8 @@
  */
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { isIPv4 } from 'node:net'
 import type { ClusterState, EndpointBody } from '../state/index.js'
 import { endpointKey } from '../state/index.js'
@@ -16,6 +18,7 @@ import { parseCidr, macFromIp, ipToInt } from '../net/addr.js'
 import { conflict, invalid, notFound, MeshplaneError } from '../errors.js'
 import { canonicalAliases, canonicalName, endpointNamesProblem } from '../net/dns-name.js'
 import type { Networks } from './networks.js'
+import { resolvConfText, type DnsSettings } from '../dns/index.js'
 
 export interface AttachRequest {
   network: string
@@ -39,7 +42,15 @@ export interface EndpointsComponents {
   claim?: (network: string, ip: string, endpointId: string) => Promise<void>
   release?: (network: string, ip: string) => Promise<void>
   underlayMtu: () => number
+  /** The resolver's settings for containers (dns/index.ts); undefined: no resolver, no resolv.conf. */
+  dnsSettings?: () => DnsSettings | undefined
+  /** Where iproute2 looks for a named namespace's /etc files (`ip netns exec` bind-mounts
+   * /etc/netns/NAME/resolv.conf over /etc/resolv.conf). */
+  netnsEtcDir?: string
 }
+
+const NETNS_ETC_DIR = '/etc/netns'
+const RESOLV_CONF_MARK = '# written by meshplane attach'
 
 interface LocalAttachment { endpointId: string, netnsPath: string, ifname: string }
 
@@ -115,7 +126,10 @@ export class Endpoints {
       this.#c.dataplane.attach({ network, endpointId, netnsPath, ifname, ipv4: ip, prefixLen: cidr.prefixLen, mac, gateway: network.gateway, mtu }),
       this.#c.state.write('endpoint', recordId, body)
     ])
-    if (kernel.status === 'fulfilled' && announced.status === 'fulfilled') return body
+    if (kernel.status === 'fulfilled' && announced.status === 'fulfilled') {
+      await this.#writeResolvConf(req.netns)
+      return body
+    }
     // Undo whichever half succeeded, then report the failure (the kernel's first).
     if (announced.status === 'fulfilled') await this.#c.state.write('endpoint', recordId, undefined).catch(() => {})
     if (kernel.status === 'fulfilled') await this.#c.dataplane.detach({ network: { name: network.name }, endpointId }).catch(() => {})
@@ -141,6 +155,38 @@ export class Endpoints {
     }
     await this.#c.store.delLocal(key)
     if (ip !== '') await this.#c.release?.(req.network, ip)
+    if (!(await this.#attachedElsewhere(netnsPath))) await this.#removeResolvConf(req.netns)
     return { endpointId: local.endpointId, ip }
+  }
+
+  /** iproute2's convention for a named namespace (not a path): its resolv.conf names the
+   * resolver on this host. Not written over one somebody else wrote. A failure to write
+   * it does not undo the attach (the endpoint works; only names need it). */
+  async #writeResolvConf (netns: string): Promise<void> {
+    const settings = this.#c.dnsSettings?.()
+    if (settings === undefined || netns.startsWith('/')) return
+    const dir = join(this.#c.netnsEtcDir ?? NETNS_ETC_DIR, netns)
+    const file = join(dir, 'resolv.conf')
+    const current = await readFile(file, 'utf8').catch(() => undefined)
+    if (current !== undefined && !current.startsWith(RESOLV_CONF_MARK)) return
+    await mkdir(dir, { recursive: true })
+    await writeFile(file, resolvConfText(settings))
+  }
+
+  async #removeResolvConf (netns: string): Promise<void> {
+    if (netns.startsWith('/')) return
+    const dir = join(this.#c.netnsEtcDir ?? NETNS_ETC_DIR, netns)
+    const file = join(dir, 'resolv.conf')
+    const current = await readFile(file, 'utf8').catch(() => undefined)
+    if (current === undefined || !current.startsWith(RESOLV_CONF_MARK)) return
+    await rm(file, { force: true })
+    await rmdir(dir).catch(() => {}) // only when empty: other files there are not ours
+  }
+
+  async #attachedElsewhere (netnsPath: string): Promise<boolean> {
+    for await (const key of this.#c.store.local.keys({ gte: 'attach/', lt: 'attach0' })) {
+      if (key.endsWith(`/${netnsPath}`)) return true
+    }
+    return false
   }
 }

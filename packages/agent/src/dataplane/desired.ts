@@ -18,6 +18,8 @@ import type { FirewallNetwork } from './firewall.js'
 import { parseCidr } from '../net/addr.js'
 import { isIPv4 } from 'node:net'
 
+const LOOPBACK = 'lo'
+
 /** Overlay MTU: the network's own, else underlay − 50; undefined when neither is known. */
 export function computeOverlayMtu (network: Pick<NetworkBody, 'mtu'>, underlayMtu: number): number | undefined {
   if (network.mtu > 0) return network.mtu
@@ -169,6 +171,10 @@ export function computeDesired (input: DataplaneInput, options: ComputeDesiredOp
       fdb.push(withPort({ dev: vxlan, mac: ZERO_MAC, dst }, port, selfPort))
     }
   }
+
+  // The resolver's service address (dns/index.ts): on loopback, so it exists whether or
+  // not a network is programmed, and every bridge's containers reach it by local delivery.
+  if (input.serviceAddress !== undefined && isIPv4(input.serviceAddress)) addresses.push({ dev: LOOPBACK, ip: input.serviceAddress, prefixLen: 32 })
 
   const ipForward = links.some(link => link.type === 'bridge' && link.forwarding)
   return { links, addresses, neighbours, fdb, networks: programmed, ipForward, warnings }

@@ -123,7 +123,9 @@ export function diffKernel (desired: DesiredKernelState, observed: ObservedKerne
 
   // ---- addresses
   const addressKey = (a: { dev: string, ip: string, prefixLen: number }): string => `${a.dev}|${a.ip}/${a.prefixLen}`
-  const observedAddresses = new Set(observed.addresses.filter(a => counts(a.dev)).map(addressKey))
+  // (an address on a device meshplane does not own, the resolver's on loopback, is added
+  // when missing and never removed: the device and its other addresses are not ours)
+  const observedAddresses = new Set(observed.addresses.filter(a => counts(a.dev) || ownedLinkType(a.dev) === undefined).map(addressKey))
   const desiredAddresses = new Set(desired.addresses.map(addressKey))
   const addressOps: KernelOp[] = []
   for (const address of desired.addresses) {

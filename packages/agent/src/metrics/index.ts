@@ -19,6 +19,7 @@
  * meshplane_gossip_messages_total{result}, meshplane_kernel_entries{kind},
  * meshplane_kernel_ops_total{kind,result}, meshplane_netlink_errors_total,
  * meshplane_reconcile_duration_seconds{reason}, meshplane_plugin_requests_total{method,outcome},
+ * meshplane_dns_queries_total{transport,result},
  * meshplane_info, libp2p_* and the process/Node.js defaults.
  */
 import type { Registry } from 'prom-client'
@@ -56,6 +57,8 @@ export interface AgentMetrics {
   reconciled: (result: ReconcileObservation) => void
   /** One Docker plugin request: method as Docker names it, outcome 'ok' or an error code. */
   pluginRequest: (method: string, outcome: PluginOutcome) => void
+  /** One DNS query the resolver handled, by transport and result (dns/answer.ts QueryResult). */
+  dnsQuery: (transport: string, result: string) => void
   /** The `metrics` option of createLibp2p: libp2p's own metrics into this registry. */
   libp2p: () => ReturnType<typeof prometheusMetrics>
   /** The scrape as Prometheus text. */

@@ -31,6 +31,7 @@ export class PrometheusAgentMetrics implements AgentMetrics {
   readonly #reconcile: Histogram<'reason'>
   readonly #kernelOps: Counter<'kind' | 'result'>
   readonly #pluginRequests: Counter<'method' | 'outcome'>
+  readonly #dnsQueries: Counter<'transport' | 'result'>
 
   constructor (init: AgentMetricsInit) {
     const registry = this.registry
@@ -170,6 +171,12 @@ export class PrometheusAgentMetrics implements AgentMetrics {
       labelNames: ['method', 'outcome'],
       registers: [registry]
     })
+    this.#dnsQueries = new Counter({
+      name: 'meshplane_dns_queries_total',
+      help: 'DNS queries the resolver handled, by transport (udp, tcp) and result: answer, empty (NOERROR, no records), nxdomain, forwarded, servfail (no upstream answered), refused, formerr, notimp, dropped, rate_limited.',
+      labelNames: ['transport', 'result'],
+      registers: [registry]
+    })
   }
 
   observe (source: MetricsSource): void {
@@ -198,6 +205,10 @@ export class PrometheusAgentMetrics implements AgentMetrics {
 
   pluginRequest (method: string, outcome: PluginOutcome): void {
     this.#pluginRequests.labels(method, outcome).inc()
+  }
+
+  dnsQuery (transport: string, result: string): void {
+    this.#dnsQueries.labels(transport, result).inc()
   }
 
   libp2p (): ReturnType<typeof prometheusMetrics> {
