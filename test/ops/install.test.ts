@@ -69,7 +69,7 @@ test('install.sh into a temp prefix: runs on its own Node, the unit verifies, tw
     const text = readFileSync(unit, 'utf8')
     t.true(text.includes(`ExecStart=${cli} agent --config ${join(tmp, 'etc/meshplane/config.json')}`))
     for (const line of ['Type=notify', 'Before=docker.service', 'After=network-online.target', 'StateDirectory=meshplane',
-      'RuntimeDirectory=meshplane', 'CapabilityBoundingSet=CAP_NET_ADMIN CAP_SYS_ADMIN', 'ProtectSystem=strict', 'NoNewPrivileges=yes']) {
+      'RuntimeDirectory=meshplane', 'CapabilityBoundingSet=CAP_NET_ADMIN CAP_SYS_ADMIN CAP_NET_BIND_SERVICE', 'ProtectSystem=strict', 'NoNewPrivileges=yes']) {
       t.true(text.split('\n').includes(line), line)
     }
     const v = verify(unit)

@@ -697,3 +697,71 @@ test('on a real unix socket: root-only, bad requests answered, still serving, re
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('names: Join answers without waiting for dockerd; the record is written again with the container name and aliases; a lookup that ends after Leave writes nothing', async t => {
+  const cluster = new FakeCluster()
+  const fake = fakeHost(cluster, 'h1')
+  const pending: Array<{ endpoint: string, resolve: (v: 'not-yet' | { name: string, aliases: string[] }) => void }> = []
+  fake.components.containerNames = async (_network, endpoint) => await new Promise(resolve => { pending.push({ endpoint, resolve }) })
+  const handlers = new DockerHandlers(fake.components)
+  await handlers.load()
+  t.teardown(() => { handlers.close() })
+  const app = buildDockerApp(handlers, fake.components)
+  const { poolId } = await dockerNetworkCreate(app, NET_A, 'blue')
+  // The lookup below stays unanswered until the test answers it: Join (and the calls
+  // after it) were answered meanwhile, so no handler waits for dockerd.
+  await dockerRun(app, NET_A, poolId, EP1)
+  await waitUntil(() => pending.length === 1)
+  t.false([...cluster.records.values()].some(r => r.name !== ''), 'the endpoint is published at Join, without a name yet')
+  pending.shift()!.resolve('not-yet') // not in a container's sandbox yet: asked again
+  await waitUntil(() => pending.length === 1)
+  pending.shift()!.resolve({ name: 'db', aliases: ['svc'] })
+  await waitUntil(() => [...cluster.records.values()].some(r => r.name === 'db'))
+  const record = [...cluster.records.values()][0]!
+  t.deepEqual([record.name, record.aliases], ['db', ['svc']])
+
+  // a second endpoint whose lookup answers only after Leave: nothing is brought back
+  await dockerRun(app, NET_A, poolId, EP2)
+  await waitUntil(() => pending.length === 1)
+  await ok(app, 'NetworkDriver.Leave', { NetworkID: NET_A, EndpointID: EP2 })
+  const before = fake.calls.length
+  pending.shift()!.resolve({ name: 'late', aliases: [] })
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.is(fake.calls.length, before, 'no publish after Leave')
+  t.false([...cluster.records.values()].some(r => r.name === 'late'))
+})
+
+async function waitUntil (cond: () => boolean, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > until) throw new Error('condition not met in time')
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
+
+test('lookupEndpointNames reads the name and aliases from a dockerd API socket, without the short id Docker adds; bad names are left out', async t => {
+  const { createServer } = await import('node:http')
+  const { lookupEndpointNames } = await import('@meshplane/agent/docker/index.js')
+  const dir = mkdtempSync(join(tmpdir(), 'mp-dockerapi-'))
+  const socketPath = join(dir, 'docker.sock')
+  const cid = 'c'.repeat(64)
+  let inSandbox = false
+  const server = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json')
+    if (req.url === `/networks/${NET_A}`) {
+      res.end(JSON.stringify({ Containers: { [inSandbox ? cid : `ep-${EP1}`]: { Name: 'My_DB', EndpointID: EP1 }, [NET_B]: { Name: 'other', EndpointID: EP2 } } }))
+    } else if (req.url === `/containers/${cid}/json`) {
+      res.end(JSON.stringify({ Id: cid, NetworkSettings: { Networks: { blue: { EndpointID: EP1, Aliases: ['svc', cid.slice(0, 12), 'Svc', 'bad.alias', 'primary'] } } } }))
+    } else {
+      res.statusCode = 404
+      res.end('{"message":"not found"}')
+    }
+  })
+  await new Promise<void>(resolve => server.listen(socketPath, resolve))
+  t.teardown(() => { server.close(); rmSync(dir, { recursive: true, force: true }) })
+  t.is(await lookupEndpointNames(socketPath, NET_A, EP1), 'not-yet', 'not in a sandbox yet')
+  inSandbox = true
+  t.deepEqual(await lookupEndpointNames(socketPath, NET_A, EP1), { name: 'my_db', aliases: ['svc', 'primary'] })
+  t.is(await lookupEndpointNames(socketPath, 'f'.repeat(64), EP1), 'gone')
+  t.is(await lookupEndpointNames(join(dir, 'nothing.sock'), NET_A, EP1), 'not-yet', 'no daemon (yet)')
+})

@@ -24,7 +24,7 @@ import { sleep, waitFor, type Cluster, type Host, type ProcessHandle } from './n
 
 export { DOCKER_CLI }
 export const BUSYBOX = 'busybox:local'
-const BUSYBOX_APPLETS = ['sh', 'ping', 'ip', 'sleep', 'nc', 'cat', 'ls', 'hostname', 'ifconfig', 'route', 'true', 'kill']
+const BUSYBOX_APPLETS = ['sh', 'ping', 'ip', 'sleep', 'nc', 'cat', 'ls', 'hostname', 'ifconfig', 'route', 'true', 'kill', 'nslookup']
 
 /** The test daemons' networking: no iptables rules and no docker0, so that only
  * meshplane's plugin touches the host's network. */
@@ -36,6 +36,8 @@ export interface DockerdOptions {
    * The rules live in the host's namespace and go with it; docker-proxy processes are the
    * daemon's children and go with it. */
   networkFlags?: readonly string[]
+  /** More dockerd flags (e.g. --dns ADDR). */
+  extraArgs?: readonly string[]
 }
 
 export class TestDockerd {
@@ -50,9 +52,11 @@ export class TestDockerd {
   readonly #exitHook = (): void => { for (const p of this.ownProcesses()) { try { process.kill(p, 'SIGKILL') } catch {} } }
 
   readonly networkFlags: readonly string[]
+  readonly extraArgs: readonly string[]
 
   constructor (readonly cluster: Cluster, readonly host: Host, readonly pluginSocket: string, opts: DockerdOptions = {}) {
     this.networkFlags = opts.networkFlags ?? ISOLATED_NETWORKING
+    this.extraArgs = opts.extraArgs ?? []
     // Short: containerd's socket path below the exec root must fit in 108 bytes.
     this.dir = join(cluster.dir, `d${host.index}`)
     this.etcDir = join(this.dir, 'etc')
@@ -72,7 +76,8 @@ export class TestDockerd {
       'dockerd', '--data-root', join(d, 'data'), '--exec-root', join(d, 'exec'), '--pidfile', this.pidfile,
       '-H', `unix://${this.apiSocket}`, '--storage-driver', 'vfs', ...this.networkFlags,
       // Containers get 2 s to stop when the daemon shuts down (the test's restart).
-      '--shutdown-timeout', '2'
+      '--shutdown-timeout', '2',
+      ...this.extraArgs
     ].join(' ')
     this.proc = this.cluster.spawn(this.host, ['unshare', '-m', '--propagation', 'private', 'sh', '-c',
       `mount --bind ${this.etcDir} /etc/docker && exec ${dockerd}`], { nsenter: true, stdout: this.log, label: `dockerd-${this.host.name}` })
@@ -141,6 +146,11 @@ export class TestDockerd {
     untrackDir(this.dir)
     untrackExitHook(this.#exitHook)
   }
+}
+
+/** The API socket startDockerd(cluster, host) will serve (an agent started first can be told it). */
+export function dockerApiSocket (cluster: Cluster, host: Host): string {
+  return join(cluster.dir, `d${host.index}`, 'docker.sock')
 }
 
 export async function startDockerd (cluster: Cluster, host: Host, pluginSocket: string, opts: DockerdOptions = {}): Promise<TestDockerd> {

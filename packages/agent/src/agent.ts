@@ -18,7 +18,7 @@ import { Endpoints } from './control/endpoints.js'
 import { Ipam, IPAM_PROTOCOL, RangeRequestGuard, runIpamClient, runIpamServer, type RequestRangeOptions } from './ipam/index.js'
 import { LocalNetworkHold } from './dataplane/held-networks.js'
 import { createDataplane, computeOverlayMtu, type Dataplane, type DataplaneInput, type DataplaneHost, type PublishedPort } from './dataplane/index.js'
-import { createDockerPlugin, dockerSocketPath, keyValueStore, type DockerPlugin } from './docker/index.js'
+import { createDockerPlugin, dockerSocketPath, keyValueStore, lookupEndpointNames, type DockerPlugin } from './docker/index.js'
 import { buildApiApp } from './api/app.js'
 import { listenOnSocket } from './api/server.js'
 import type { AgentView, AttachRequest, DetachRequest } from './api/view.js'
@@ -252,6 +252,7 @@ export class Agent implements AgentView {
       },
       firewall: { apply: async () => await this.#applyPublishedPorts() },
       overlayMtu: network => computeOverlayMtu(network, this.#underlayMtu) ?? 1450,
+      containerNames: async (networkId, endpointId) => await lookupEndpointNames(this.#config['docker-api-socket'], networkId, endpointId),
       onRequest: (method, outcome) => { this.#metrics?.pluginRequest(method, outcome) }
     }, { socketPath })
     await this.#docker.load()

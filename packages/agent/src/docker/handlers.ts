@@ -25,6 +25,11 @@ import type { PublishedPort } from '../dataplane/firewall.js'
 
 export type Handler = (body: unknown) => Promise<unknown>
 
+/** Names lookups: right after Join, then from 50 ms doubling to 2 s, 12 tries (~15 s). */
+const NAMES_RETRY_FIRST_MS = 50
+const NAMES_RETRY_MAX_MS = 2_000
+const NAMES_ATTEMPTS = 12
+
 const CREATE_COMMAND = 'docker network create -d meshplane --ipam-driver meshplane --subnet CIDR -o meshplane.network=NAME NAME'
 
 export class DockerHandlers {
@@ -33,6 +38,13 @@ export class DockerHandlers {
   readonly mapping: DockerMapping
   /** Method name ("NetworkDriver.Join") → handler; anything else is a 404. */
   readonly methods: ReadonlyMap<string, Handler>
+  /** Joined endpoints (Docker endpoint id → the Join's number): a names lookup publishes
+   * only while the Join it was started for is still the endpoint's (Leave deletes it
+   * before withdrawing, so a late lookup can never bring a withdrawn record back). */
+  readonly #joins = new Map<string, number>()
+  #joinSeq = 0
+  readonly #timers = new Set<NodeJS.Timeout>()
+  #closed = false
 
   constructor (components: DockerPluginComponents) {
     this.#c = components
@@ -85,6 +97,54 @@ export class DockerHandlers {
   async load (): Promise<void> {
     await this.loadMapping()
     await this.#removeStale()
+    // names not read before the agent stopped
+    for (const [id, ep] of this.mapping.endpoints()) {
+      if (ep.joined) this.#readNames(id, ep.dockerNetworkId, this.#noteJoin(id))
+    }
+  }
+
+  /** Stops the names lookups (the plugin is stopping). */
+  close (): void {
+    this.#closed = true
+    for (const t of this.#timers) clearTimeout(t)
+    this.#timers.clear()
+  }
+
+  #noteJoin (dockerEndpointId: string): number {
+    const seq = ++this.#joinSeq
+    this.#joins.set(dockerEndpointId, seq)
+    return seq
+  }
+
+  /** Reads the container's names from dockerd (after the current request was answered:
+   * a timer, never awaited by a handler), retried while the endpoint is not in a
+   * container yet, then writes the endpoint record with them. */
+  #readNames (dockerEndpointId: string, dockerNetworkId: string, seq: number, attempt = 0): void {
+    const lookup = this.#c.containerNames
+    if (lookup === undefined || this.#closed) return
+    const delay = attempt === 0 ? 0 : Math.min(NAMES_RETRY_FIRST_MS * 2 ** (attempt - 1), NAMES_RETRY_MAX_MS)
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer)
+      void lookup(dockerNetworkId, dockerEndpointId).then(async found => {
+        if (this.#joins.get(dockerEndpointId) !== seq || this.#closed) return
+        if (found === 'gone') return
+        if (found === 'not-yet') {
+          if (attempt + 1 < NAMES_ATTEMPTS) this.#readNames(dockerEndpointId, dockerNetworkId, seq, attempt + 1)
+          else this.#log.warn({ endpoint: dockerEndpointId }, 'could not read the container\'s name from dockerd: the endpoint has no name')
+          return
+        }
+        const ep = this.mapping.endpoint(dockerEndpointId)
+        if (ep === undefined || (ep.name === found.name && sameList(ep.aliases ?? [], found.aliases))) return
+        const named = { ...ep, name: found.name, aliases: found.aliases }
+        // checked again right before the write is queued: a Leave since then wins
+        if (this.#joins.get(dockerEndpointId) !== seq) return
+        const published = this.#c.endpoints.publish(endpointBody(named, dockerEndpointId))
+        await this.mapping.putEndpoint(dockerEndpointId, named)
+        await published
+        this.#log.info({ endpoint: dockerEndpointId, name: found.name, aliases: found.aliases }, 'docker endpoint named')
+      }).catch((err: unknown) => { this.#log.warn({ err, endpoint: dockerEndpointId }, 'could not name a docker endpoint') })
+    }, delay)
+    this.#timers.add(timer)
   }
 
   /** Endpoints Docker let go of while no agent answered (see index.ts). Run before
@@ -254,6 +314,8 @@ export class DockerHandlers {
     const veth = await this.#c.dataplane.createEndpointVeth({ network, endpointId: ep.endpointId, ipv4: ep.ipv4, mac: ep.mac, mtu: this.#c.overlayMtu(network) })
     await this.#c.endpoints.publish(endpointBody(ep, r.EndpointID))
     if (!ep.joined) await this.mapping.putEndpoint(r.EndpointID, { ...ep, joined: true })
+    // after this handler has answered (a timer): dockerd is waiting for this reply
+    this.#readNames(r.EndpointID, r.NetworkID, this.#noteJoin(r.EndpointID))
     this.#log.info({ network: ep.network, endpoint: r.EndpointID, ip: ep.ipv4, veth: veth.hostIfname }, 'docker endpoint joined')
     return {
       InterfaceName: { SrcName: veth.peerIfname, DstPrefix: CONTAINER_IFNAME_PREFIX },
@@ -265,6 +327,7 @@ export class DockerHandlers {
 
   async leave (r: z.output<typeof EndpointRequest>): Promise<unknown> {
     const ep = this.#endpoint(r)
+    this.#joins.delete(r.EndpointID)
     // Withdraw first, so remote hosts stop sending before the interface goes. The veth
     // itself stays until DeleteEndpoint: libnetwork moves it back to the host after Leave.
     await this.#c.endpoints.withdraw(ep.network, ep.endpointId)
@@ -322,6 +385,7 @@ export class DockerHandlers {
   }
 
   async #removeEndpoint (dockerEndpointId: string, ep: DockerEndpointEntry): Promise<void> {
+    this.#joins.delete(dockerEndpointId)
     await this.#c.endpoints.withdraw(ep.network, ep.endpointId)
     await this.#c.dataplane.removeEndpointVeth({ network: this.#c.networks.get(ep.network) ?? { name: ep.network }, endpointId: ep.endpointId })
     await this.mapping.deleteEndpoint(dockerEndpointId)
@@ -378,14 +442,18 @@ function endpointBody (ep: DockerEndpointEntry, dockerEndpointId: string): Endpo
     ipv6: '',
     // The container's name and --network-alias aliases come later, from dockerd's API
     // (docker/names.ts): the plugin protocol does not carry them.
-    name: '',
-    aliases: [],
+    name: ep.name ?? '',
+    aliases: ep.aliases ?? [],
     labels: new Map([['docker-endpoint', dockerEndpointId], ['docker-network', ep.dockerNetworkId]])
   }
 }
 
 function portText (p: PublishedPort): string {
   return `${p.hostIp === '' ? '' : `${p.hostIp}:`}${p.hostPort}->${p.containerIp}:${p.containerPort}/${p.protocol}`
+}
+
+function sameList (a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
 }
 
 function parseSubnet (text: string): Cidr {

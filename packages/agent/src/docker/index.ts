@@ -35,6 +35,9 @@
  *   veth deleted, address released.
  * - Handlers never call back into Docker (that deadlocks daemon start-up) and do only
  *   local work, except an allocation that needs a range from another host (bounded).
+ * - Names. A container's name and its --network-alias aliases are read from dockerd's API
+ *   (names.ts) after Join was answered, never inside a handler, and the endpoint record is
+ *   written again with them (kept in the mapping, so a later Join has them at once).
  * - Errors: docker/errors.ts maps codes to Docker's bodies (`Err`; `Error` for IPAM);
  *   malformed bodies are E_INVALID_ARGUMENT replies; unknown methods get 404.
  *
@@ -52,6 +55,7 @@ import type { ErrorCode } from '../errors.js'
 import type { PublishedPort } from '../dataplane/firewall.js'
 import { DockerPluginServer } from './server.js'
 import { DEFAULT_DOCKER_SOCKET, DOCKER_SOCKET_OFF } from './constants.js'
+import type { NamesLookup } from './names.js'
 
 export interface KeyValueStore {
   get(key: string): Promise<unknown>
@@ -99,6 +103,9 @@ export interface DockerPluginComponents {
   }
   /** The MTU a veth on this network gets (network MTU, else underlay − 50). */
   overlayMtu(network: NetworkBody): number
+  /** Container names and aliases from dockerd's API (names.ts), asked only after a Join
+   * was answered; undefined: endpoints get no names. */
+  containerNames?: (dockerNetworkId: string, dockerEndpointId: string) => Promise<NamesLookup>
   /** Called once per request (metrics: plugin requests by method and outcome): the method
    * as Docker names it ('unknown' for one we do not implement), 'ok' or the error code. */
   onRequest?: (method: string, outcome: 'ok' | ErrorCode) => void
@@ -137,3 +144,4 @@ export { buildDockerApp } from './app.js'
 export { DockerHandlers } from './handlers.js'
 export { keyValueStore } from './store.js'
 export type { DockerNetworkEntry, DockerEndpointEntry } from './store.js'
+export { lookupEndpointNames, type ContainerNames, type NamesLookup } from './names.js'

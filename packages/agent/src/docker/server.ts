@@ -63,6 +63,7 @@ export class DockerPluginServer implements DockerPlugin {
     const state = this.#state
     if (state.status !== 'started') return
     this.#state = { status: 'stopped' }
+    this.handlers.close()
     await state.app.close()
     await rm(this.socketPath, { force: true })
   }

@@ -29,6 +29,9 @@ export interface DockerEndpointEntry {
   /** Published ports (ProgramExternalConnectivity; Docker does not call it again after an
    * agent restart). */
   ports?: PublishedPort[]
+  /** The container's name and aliases, once read from dockerd's API (names.ts). */
+  name?: string
+  aliases?: string[]
 }
 
 /** Adapts the data directory's local sublevel (DataStore.local, written through
