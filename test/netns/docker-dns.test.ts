@@ -79,7 +79,7 @@ test('Docker: db on host 1, api --network-alias svc on host 2, another svc on ho
 
     // svc: the meshplane resolver holds both; Docker's embedded DNS on host 3 knows its own
     // svc2 and answers that one itself, without asking (it forwards only names it lacks)
-    await waitFor(async () => (await nslookup(d2, 'client', 'svc', DNS_ADDRESS)).length === 2, { timeoutMs: 10_000, what: 'svc with two addresses' })
+    await waitFor(async () => (await nslookup(d2, 'client', 'svc', DNS_ADDRESS)).length === 2, { timeoutMs: 30_000, what: 'svc with two addresses' })
     t.deepEqual(await nslookup(d2, 'client', 'svc', DNS_ADDRESS), [api, svc2].sort(), 'two addresses for svc from the resolver')
     t.deepEqual(await nslookup(d0, 'db', 'svc'), [api, svc2].sort(), 'from host 1 (no local svc): both, through Docker\'s embedded DNS')
     const viaDocker = await nslookup(d2, 'client', 'svc')
@@ -89,7 +89,7 @@ test('Docker: db on host 1, api --network-alias svc on host 2, another svc on ho
 
     // namespace endpoints named with attach --name, and containers, resolve each other
     const ns = [await attachNamed(env, 0, 'q0', 'nsq0'), await attachNamed(env, 1, 'q1', 'nsq1'), await attachNamed(env, 2, 'q2', 'nsq2')]
-    await waitFor(async () => (await nslookup(d2, 'client', 'nsq0')).length === 1, { timeoutMs: 5000, what: 'nsq0 from a container' })
+    await waitFor(async () => (await nslookup(d2, 'client', 'nsq0')).length === 1, { timeoutMs: 30_000, what: 'nsq0 from a container' })
     t.deepEqual(await nslookup(d2, 'client', 'nsq0'), [ns[0]!.ip])
     const dig = await env.cluster.exec(ns[1]!.c, ['dig', '+short', '+time=1', '+tries=2', 'db'])
     t.is(dig.stdout.trim(), db, 'a container\'s name from a namespace endpoint')

@@ -306,7 +306,7 @@ export class Agent implements AgentView {
     return createResolver({
       logger: this.#log,
       onQuery: (transport, result) => { this.#metrics?.dnsQuery(transport, result) }
-    }, { address, resolvConf: this.#config['dns-resolv-conf'] })
+    }, { address, resolvConf: this.#config['dns-resolv-conf'], ratePerSourceQps: this.#config['dns-source-qps'], rateBurst: 2 * this.#config['dns-source-qps'] })
   }
 
   /** Not fatal: the agent's other work goes on without names. Retried while the address

@@ -42,6 +42,8 @@ export const AgentConfigSchema = z.strictObject({
   // the resolver (dns/index.ts): a link-local address, the same on every host; 'off': none
   'dns-address': z.string().refine(s => s === 'off' || (isIPv4(s) && s.startsWith('169.254.')), 'must be a link-local IPv4 address (169.254.x.y) or off').default('169.254.53.53'),
   'dns-resolv-conf': z.string().min(1).default('/etc/resolv.conf'),
+  // queries per second one source address may send (bursts of twice as many)
+  'dns-source-qps': z.coerce.number({ error: 'must be a positive whole number' }).int({ error: 'must be a positive whole number' }).positive({ error: 'must be a positive whole number' }).default(500),
   // dockerd's API, read for container names and aliases (docker/names.ts)
   'docker-api-socket': z.string().min(1).default('/var/run/docker.sock')
 })

@@ -61,6 +61,7 @@ export function buildProgram (): Command {
     .option('--rmpeer-safety-ms <ms>', 'rmpeer refuses hosts unreachable for less than this (default 600000)')
     .option('--dns-address <ip>', 'the resolver\'s link-local service address, the same on every host (default 169.254.53.53; off: no resolver)')
     .option('--dns-resolv-conf <file>', 'where the resolver finds its upstream servers (default /etc/resolv.conf)')
+    .option('--dns-source-qps <n>', 'queries per second one container may send the resolver (default 500, bursts of twice that)')
     .option('--docker-api-socket <path>', 'dockerd\'s API socket, for container names (default /var/run/docker.sock)')
     .action(async (opts: Json, cmd: Command) => {
       const { runAgent } = await import('./agent-command.js')
@@ -84,6 +85,7 @@ export function buildProgram (): Command {
         'rmpeer-safety-ms': opts.rmpeerSafetyMs,
         'dns-address': opts.dnsAddress,
         'dns-resolv-conf': opts.dnsResolvConf,
+        'dns-source-qps': opts.dnsSourceQps,
         'docker-api-socket': opts.dockerApiSocket
       }, opts.config)
     })

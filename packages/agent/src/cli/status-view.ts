@@ -30,6 +30,7 @@ export function formatStatus ({ status: s, peers, networks, endpoints }: StatusP
     `  listening  ${(s.addresses as string[]).join(' ') || '-'}`,
     `  seeds      ${(s.seeds as string[]).join(' ') || '-'}`,
     `  metrics    ${s.metrics ?? 'off'}`,
+    `  dns        ${dnsLine(s.dns)}`,
     '',
     `peers: ${s.peers.alive} alive, ${s.peers.unreachable} unreachable, ${s.peers.left} left (${s.connections} connected)`,
     ...indent(others.length === 0
@@ -73,6 +74,14 @@ function firewallLine (fw: Json): string {
   if ((fw.ok !== true && fw.error === undefined) || (fw.ok === true && Number(fw.rules) === 0)) return 'firewall: none (no network programmed on this host)'
   if (fw.ok === true) return `firewall: ${String(fw.table)}, ${String(fw.rules)} rules (${String(fw.transactions)} transactions, ${String(fw.failures)} failed)`
   return `firewall: NOT IN THE KERNEL (egress and published ports off, networks still isolated): ${String(fw.error)}`
+}
+
+function dnsLine (dns: Json | null | undefined): string {
+  if (dns === null || dns === undefined) return 'off'
+  const q = (dns.queries ?? {}) as Record<string, number>
+  const total = Object.values(q).reduce((a, b) => a + b, 0)
+  const upstreams = (dns.upstreams as string[] | undefined ?? []).join(' ') || 'none'
+  return `${String(dns.address)}:${String(dns.port)} ${dns.listening === true ? 'listening' : 'NOT LISTENING (see last errors)'}, upstream ${upstreams}, ${total} queries`
 }
 
 function indent (lines: string[]): string[] {
