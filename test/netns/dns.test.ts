@@ -10,11 +10,13 @@ import test from 'ava'
 import { existsSync } from 'node:fs'
 import { createCluster, waitFor, sleep, type Cluster, type Container } from '../utils/netns.js'
 import { startAgents, waitForPeers, printAgentErrors, type TestAgent } from '../utils/agents.js'
-import { DNS_ADDRESS, OUTSIDE_ADDRESS, OUTSIDE_NAME, startUpstream } from '../utils/dns.js'
+import { DNS_ADDRESS, DNS_PREREQUISITES, OUTSIDE_ADDRESS, OUTSIDE_NAME, startUpstream } from '../utils/dns.js'
+import { requirePrerequisites } from '../utils/prerequisites.js'
 
 interface Env { cluster: Cluster, agents: TestAgent[], outside: { name: string, ip: string } }
 
 async function withDns (hosts: number, fn: (env: Env) => Promise<void>): Promise<void> {
+  requirePrerequisites(DNS_PREREQUISITES)
   const cluster = await createCluster({ prefix: 'mpd', hosts })
   try {
     const { outside, resolvConf } = await startUpstream(cluster)
@@ -147,6 +149,7 @@ const rcode = m => m === null ? 'none' : (m.readUInt16BE(2) & 15)
   const slowStart = Date.now()
   const slow = await new Promise(res => { const s = net.connect(53, server); let i = 0; const t = setInterval(() => { if (i < good.length + 2) s.write(Buffer.from([i === 0 ? 0 : i === 1 ? good.length : good[i - 2]])); i++ }, 700); s.on('close', () => { clearInterval(t); res(Date.now() - slowStart) }); s.on('error', () => {}) })
   const conns = await Promise.all(Array.from({ length: 20 }, () => new Promise(res => { const s = net.connect(53, server); let closed = false; s.on('close', () => { closed = true }); s.on('error', () => {}); setTimeout(() => { res(closed ? 'closed' : 'open'); s.destroy() }, 1000) })))
+  await new Promise(r => setTimeout(r, 500)) // the server hears those connections close
   const framed = Buffer.concat([Buffer.from([0, good.length]), good, Buffer.from([0, 12]), Buffer.alloc(12)])
   const pipelined = await new Promise(res => { const s = net.connect(53, server, () => s.write(framed)); let got = Buffer.alloc(0); s.on('data', d => { got = Buffer.concat([got, d]) }); s.on('error', () => {}); setTimeout(() => { s.destroy(); const codes = []; let o = 0; while (o + 2 <= got.length) { const n = got.readUInt16BE(o); codes.push(got.readUInt16BE(o + 4) & 15); o += 2 + n } res(codes) }, 1000) })
   out.tcp = { garbage: tcpGarbage, slowClosedAfterMs: slow, connectionsOpen: conns.filter(c => c === 'open').length, pipelined }

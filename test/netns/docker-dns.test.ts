@@ -10,13 +10,15 @@ import { readFileSync } from 'node:fs'
 import { createCluster, waitFor, sleep, type Cluster, type Container } from '../utils/netns.js'
 import { TestAgent, writeClusterKey, waitForPeers, printAgentErrors } from '../utils/agents.js'
 import { startDockerd, dockerApiSocket, BUSYBOX, type TestDockerd } from '../utils/dockerd.js'
-import { DNS_ADDRESS, OUTSIDE_ADDRESS, OUTSIDE_NAME, startUpstream } from '../utils/dns.js'
+import { DNS_ADDRESS, DNS_PREREQUISITES, OUTSIDE_ADDRESS, OUTSIDE_NAME, startUpstream } from '../utils/dns.js'
+import { requirePrerequisites } from '../utils/prerequisites.js'
 
 const SUBNET = '10.240.0.0/16'
 
 interface Env { cluster: Cluster, agents: TestAgent[], dockerds: TestDockerd[] }
 
 async function withDockerDns (hosts: number, fn: (env: Env) => Promise<void>): Promise<void> {
+  requirePrerequisites(DNS_PREREQUISITES)
   const cluster = await createCluster({ prefix: 'mpn', hosts })
   const dockerds: TestDockerd[] = []
   try {

@@ -5,6 +5,10 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Cluster } from './netns.js'
+import type { Prerequisite } from './prerequisites.js'
+
+/** dig in the containers, dnsmasq as the upstream. */
+export const DNS_PREREQUISITES: readonly Prerequisite[] = ['dig', 'dnsmasq']
 
 export const DNS_ADDRESS = '169.254.53.53'
 export const OUTSIDE_NAME = 'www.outside.test'

@@ -21,7 +21,7 @@ export const BUSYBOX_BIN = '/bin/busybox'
 
 export type Prerequisite =
   | 'root' | 'ip' | 'bridge' | 'ping' | 'nsenter'
-  | 'dockerd' | 'docker' | 'busybox' | 'nft' | 'socat' | 'tcpdump'
+  | 'dockerd' | 'docker' | 'busybox' | 'nft' | 'socat' | 'tcpdump' | 'dig' | 'dnsmasq'
 
 /** What every namespace cluster needs: root and the commands the harness runs. */
 export const NETNS_PREREQUISITES: readonly Prerequisite[] = ['root', 'ip', 'ping', 'nsenter']
@@ -53,7 +53,9 @@ const TOOLS: Record<Exclude<Prerequisite, 'root'>, { name: string, found: () => 
   // installs a command named nft
   nft: { name: '/usr/sbin/nft', found: () => executable(findNft()), debian: 'nftables' },
   socat: { name: 'socat', found: onPath('socat'), debian: 'socat' },
-  tcpdump: { name: 'tcpdump', found: onPath('tcpdump'), debian: 'tcpdump' }
+  tcpdump: { name: 'tcpdump', found: onPath('tcpdump'), debian: 'tcpdump' },
+  dig: { name: 'dig', found: onPath('dig'), debian: 'dnsutils' },
+  dnsmasq: { name: 'dnsmasq', found: onPath('dnsmasq'), debian: 'dnsmasq-base' }
 }
 
 /** One line saying what is missing and what to install, or undefined when nothing is. */
