@@ -98,7 +98,7 @@ test('Docker: db on host 1, api --network-alias svc on host 2, another svc on ho
 
     // docker rm -f db: NXDOMAIN on every host within a second
     const watchers = ns.map(q => env.cluster.spawn(q.c, ['sh', '-c',
-      'while dig +time=1 +tries=1 db | grep -q "status: NOERROR"; do sleep 0.02; done; date +%s%3N'], { label: `watch-${q.c.shortName}` }))
+      'until dig +time=1 +tries=1 db | grep -q "status: NXDOMAIN"; do sleep 0.02; done; date +%s%3N'], { label: `watch-${q.c.shortName}` }))
     await sleep(300)
     t.true(watchers.every(w => w.alive), 'db resolves on every host before the rm')
     const rmAt = Date.now()
