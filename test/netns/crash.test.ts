@@ -89,7 +89,7 @@ test.serial('a host whose underlay link goes down: its endpoints withdrawn on ev
     t.true(withdrawnMs < 6000, `withdrawn after ${withdrawnMs} ms`)
     await cluster.exec(cluster.underlay, ['ip', 'link', 'set', victim.port, 'up'], { check: true })
     await waitFor(async () => await programmed(cluster, 0, '10.240.2.10') && await programmed(cluster, 2, '10.240.2.10'),
-      { timeoutMs: 20_000, what: 'the endpoint back once the link returns' })
+      { timeoutMs: 45_000, what: 'the endpoint back once the link returns (unreachable hosts are redialled with a backoff)' })
     await waitFor(async () => await cluster.ping(ctrs[0]!, '10.240.2.10'), { timeoutMs: 10_000, what: 'a ping across again' })
     t.pass()
   })

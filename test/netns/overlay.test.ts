@@ -149,7 +149,7 @@ test('detach withdraws an endpoint everywhere; a crashed agent\'s endpoints stay
     await waitFor(async () => !await fdbHas(cluster, 0, macFromIp(b.ip)), { timeoutMs: 2500 + 4000, what: 'the dead host\'s endpoint withdrawn' })
     t.log(`withdrawn ${Date.now() - cutAt} ms after the cut`)
     await cluster.exec(cluster.underlay, ['ip', 'link', 'set', cluster.hosts[1]!.port, 'up'], { check: true })
-    await waitFor(async () => await fdbHas(cluster, 0, macFromIp(b.ip)), { timeoutMs: 15_000, what: 'the endpoint back with its host' })
+    await waitFor(async () => await fdbHas(cluster, 0, macFromIp(b.ip)), { timeoutMs: 45_000, what: 'the endpoint back with its host (unreachable hosts are redialled with a backoff)' })
     lap('back')
     await waitFor(async () => await cluster.ping(a.c, b.ip, { count: 1, timeoutS: 2 }), { what: 'connectivity back' })
     lap('pings')
