@@ -75,18 +75,18 @@ test.serial('kill -9 of an agent and a restart a second later: no ping lost betw
   })
 })
 
-test.serial('a host whose underlay link goes down: its endpoints withdrawn on every other host within dead-after + 1 s, back when the link returns', async t => {
+test.serial('a host whose underlay link goes down: its endpoints withdrawn on every other host, back when the link returns', async t => {
   await withCluster(async ({ cluster, ctrs }) => {
     const victim = cluster.hosts[1]!
     const cutAt = Date.now()
     await cluster.exec(cluster.underlay, ['ip', 'link', 'set', victim.port, 'down'], { check: true })
     await waitFor(async () => !await programmed(cluster, 0, '10.240.2.10') && !await programmed(cluster, 2, '10.240.2.10'),
-      { timeoutMs: 10_000, intervalMs: 50, what: 'the cut host\'s endpoint withdrawn on hosts 0 and 2' })
-    const withdrawnMs = Date.now() - cutAt
-    t.log(`withdrawn everywhere ${withdrawnMs} ms after the cut`)
-    // dead-after is 2.5 s; the first failed probe comes within one interval (0.5 s) of the
-    // cut: 3.5 s on a quiet machine, with slack for a loaded one.
-    t.true(withdrawnMs < 6000, `withdrawn after ${withdrawnMs} ms`)
+      { timeoutMs: 20_000, intervalMs: 50, what: 'the cut host\'s endpoint withdrawn on hosts 0 and 2' })
+    // dead-after is 2.5 s and the first failed probe comes within one interval (0.5 s) of
+    // the cut: about 3 s on a quiet machine (bench/liveness.ts --fault cut measures it). On a
+    // loaded one, Lifeguard's local health lengthens the probe timeouts (up to 8×) before
+    // an agent blames a peer, hence the test's wider bound.
+    t.log(`withdrawn everywhere ${Date.now() - cutAt} ms after the cut`)
     await cluster.exec(cluster.underlay, ['ip', 'link', 'set', victim.port, 'up'], { check: true })
     await waitFor(async () => await programmed(cluster, 0, '10.240.2.10') && await programmed(cluster, 2, '10.240.2.10'),
       { timeoutMs: 45_000, what: 'the endpoint back once the link returns (unreachable hosts are redialled with a backoff)' })
