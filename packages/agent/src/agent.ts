@@ -554,7 +554,9 @@ export class Agent implements AgentView {
   }
 
   async detach (req: DetachRequest): Promise<Record<string, unknown>> {
-    return { network: req.network, netns: req.netns, ...await this.#endpointsControl.detach(req) }
+    const result = await this.#endpointsControl.detach(req)
+    this.#scheduleDataplaneUpdate()
+    return { network: req.network, netns: req.netns, ...result }
   }
 
   readonly ipam = {
