@@ -12,6 +12,7 @@
 import test, { type ExecutionContext } from 'ava'
 import { createCluster, waitFor, sleep, type Cluster } from '../utils/netns.js'
 import { startAgents, waitForPeers, type TestAgent } from '../utils/agents.js'
+import { startPeerEchoServers } from '../utils/outside.js'
 import { startDockerd, BUSYBOX, type TestDockerd } from '../utils/dockerd.js'
 import { DOCKER_PREREQUISITES } from '../utils/prerequisites.js'
 
@@ -26,9 +27,7 @@ async function withWorld (t: ExecutionContext, hosts: number, fn: (env: Env) => 
   const dockerds: TestDockerd[] = []
   try {
     const outside = await cluster.addOutside()
-    // The outside's servers answer with the address they saw the client come from.
-    cluster.spawn(outside.name, ['socat', `TCP-LISTEN:${ECHO_TCP},fork,reuseaddr`, 'SYSTEM:echo from $SOCAT_PEERADDR'], { label: 'out-tcp' })
-    cluster.spawn(outside.name, ['socat', `UDP-RECVFROM:${ECHO_UDP},fork,reuseaddr`, 'SYSTEM:echo from $SOCAT_PEERADDR'], { label: 'out-udp' })
+    startPeerEchoServers(cluster, outside.name, { tcp: ECHO_TCP, udp: ECHO_UDP })
     const agents = await startAgents(cluster, { args: ['--resync-interval-ms', '2000'] })
     await waitForPeers(agents, 'alive')
     for (const [i, agent] of agents.entries()) dockerds.push(await startDockerd(cluster, cluster.hosts[i]!, agent.dockerSocket))

@@ -7,6 +7,7 @@
 import test from 'ava'
 import { createCluster, waitFor, sleep, type Cluster, type Container } from '../utils/netns.js'
 import { startAgents, waitForPeers, type TestAgent } from '../utils/agents.js'
+import { startPeerEchoServers } from '../utils/outside.js'
 import { findNft } from '@meshplane/agent/dataplane/nft.js'
 
 /** Debian's nft by its path: in npm scripts PATH starts with node_modules/.bin, where ava's
@@ -22,9 +23,7 @@ async function withEgress (hosts: number, fn: (env: Env) => Promise<void>): Prom
   const cluster = await createCluster({ prefix: 'mpe', hosts, needs: ['nft', 'socat'] })
   try {
     const outside = await cluster.addOutside()
-    // Both servers print the client's address as they saw it: the NAT is what is tested.
-    cluster.spawn(outside.name, ['socat', `TCP-LISTEN:${TCP_PORT},fork,reuseaddr`, 'SYSTEM:echo from $SOCAT_PEERADDR'], { label: 'out-tcp' })
-    cluster.spawn(outside.name, ['socat', `UDP-RECVFROM:${UDP_PORT},fork,reuseaddr`, 'SYSTEM:echo from $SOCAT_PEERADDR'], { label: 'out-udp' })
+    startPeerEchoServers(cluster, outside.name, { tcp: TCP_PORT, udp: UDP_PORT })
     const agents = await startAgents(cluster, { args: ['--resync-interval-ms', '2000'] })
     await waitForPeers(agents, 'alive')
     await fn({ cluster, agents, outside })

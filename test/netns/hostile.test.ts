@@ -31,13 +31,18 @@ test('a member with the key cannot poison clocks, remove or rewrite a network it
     const [a, b] = agents as [TestAgent, TestAgent]
     const blue = await a.api.call<NetworkView>('POST', '/v1/networks', { name: 'blue', subnet: '10.240.0.0/16' })
     await waitFor(async () => (await b.networks()).includes('blue'), { what: 'blue on both hosts' })
-    const ctrs: Array<{ c: Container, ip: string }> = []
-    for (const [h, agent] of agents.entries()) {
-      const c = await cluster.addContainer(cluster.hosts[h]!, 'c0')
-      const ip = `10.240.${h + 1}.10`
-      await agent.api.call('POST', '/v1/attach', { network: 'blue', netns: c.name, ip })
-      ctrs.push({ c, ip })
+    /** One container per honest host on `network`, at <prefix>.<host + 1>.10. */
+    const attachEach = async (network: string, name: string, prefix: string): Promise<Array<{ c: Container, ip: string }>> => {
+      const out: Array<{ c: Container, ip: string }> = []
+      for (const [h, agent] of agents.entries()) {
+        const c = await cluster.addContainer(cluster.hosts[h]!, name)
+        const ip = `${prefix}.${h + 1}.10`
+        await agent.api.call('POST', '/v1/attach', { network, netns: c.name, ip })
+        out.push({ c, ip })
+      }
+      return out
     }
+    const ctrs = await attachEach('blue', 'c0', '10.240')
     const reach = async (): Promise<boolean> => await cluster.ping(ctrs[0]!.c, ctrs[1]!.ip, { count: 1, timeoutS: 2 })
     await waitFor(reach, { what: 'the containers to reach each other' })
     const victimRow = async (): Promise<{ state: string, stateSinceMs: number }> =>
@@ -88,13 +93,7 @@ test('a member with the key cannot poison clocks, remove or rewrite a network it
     // the honest hosts still create networks, attach and reach each other
     await b.createNetwork('after', '10.241.0.0/16')
     await waitFor(async () => (await a.networks()).includes('after'), { what: 'a new network everywhere' })
-    const fresh: Array<{ c: Container, ip: string }> = []
-    for (const [h, agent] of agents.entries()) {
-      const c = await cluster.addContainer(cluster.hosts[h]!, 'c1')
-      const ip = `10.241.${h + 1}.10`
-      await agent.api.call('POST', '/v1/attach', { network: 'after', netns: c.name, ip })
-      fresh.push({ c, ip })
-    }
+    const fresh = await attachEach('after', 'c1', '10.241')
     await waitFor(async () => await cluster.ping(fresh[0]!.c, fresh[1]!.ip, { count: 1, timeoutS: 2 }), { what: 'new containers to reach each other' })
     t.true(a.proc!.alive && b.proc!.alive)
   } finally {

@@ -48,23 +48,34 @@ import { RECORDS_TOPIC, LIVENESS_TOPIC, SYNC_PROTOCOL } from '@meshplane/agent/m
 import { IPAM_PROTOCOL, runIpamClient } from '@meshplane/agent/ipam/index.js'
 
 const [keyFile, seed, victim, lingerArg, lifeArg] = process.argv.slice(2)
+/** A libp2p node holding the cluster key, as an agent's would be, connected to the seed
+ * and subscribed to both topics (until the seed's subscription is seen, at most ~10 s). */
+async function connectNode (key: PrivateKey): Promise<{ node: Awaited<ReturnType<typeof newNode>>, seedPeer: string }> {
+  const n = await newNode(key)
+  n.services.pubsub.subscribe(RECORDS_TOPIC)
+  n.services.pubsub.subscribe(LIVENESS_TOPIC)
+  const conn = await n.dial(parseSeed(seed!))
+  for (let i = 0; i < 200 && n.services.pubsub.getSubscribers(RECORDS_TOPIC).length === 0; i++) await new Promise(r => setTimeout(r, 50))
+  return { node: n, seedPeer: conn.remotePeer.toString() }
+}
+
+async function newNode (key: PrivateKey) {
+  return await createLibp2p({
+    privateKey: key,
+    transports: [tcp()],
+    connectionProtector: preSharedKey({ psk: readClusterKey(keyFile!) }),
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, fallbackToFloodsub: false, scoreParams: { IPColocationFactorWeight: 0 } })
+    }
+  })
+}
+
 const key = await generateKeyPair('Ed25519')
 const me = peerIdFromPrivateKey(key).toString()
-const node = await createLibp2p({
-  privateKey: key,
-  transports: [tcp()],
-  connectionProtector: preSharedKey({ psk: readClusterKey(keyFile!) }),
-  connectionEncrypters: [noise()],
-  streamMuxers: [yamux()],
-  services: {
-    identify: identify(),
-    pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, fallbackToFloodsub: false, scoreParams: { IPColocationFactorWeight: 0 } })
-  }
-})
-node.services.pubsub.subscribe(RECORDS_TOPIC)
-node.services.pubsub.subscribe(LIVENESS_TOPIC)
-await node.dial(parseSeed(seed!))
-for (let i = 0; i < 100 && node.services.pubsub.getSubscribers(RECORDS_TOPIC).length === 0; i++) await new Promise(r => setTimeout(r, 100))
+const { node } = await connectNode(key)
 
 async function publish (what: string, data: Uint8Array, topic = RECORDS_TOPIC): Promise<void> {
   const r = await node.services.pubsub.publish(topic, data).catch((e: Error) => ({ error: e.message }))
@@ -105,22 +116,8 @@ const line = (o: Record<string, unknown>): void => { process.stdout.write(JSON.s
 /** A new member: its own identity, connected to the seed, subscribed to both topics. */
 async function member (): Promise<{ key: PrivateKey, id: string, node: typeof node, seedPeer: string }> {
   const key = await generateKeyPair('Ed25519')
-  const m = await createLibp2p({
-    privateKey: key,
-    transports: [tcp()],
-    connectionProtector: preSharedKey({ psk: readClusterKey(keyFile!) }),
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: {
-      identify: identify(),
-      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, fallbackToFloodsub: false, scoreParams: { IPColocationFactorWeight: 0 } })
-    }
-  })
-  m.services.pubsub.subscribe(RECORDS_TOPIC)
-  m.services.pubsub.subscribe(LIVENESS_TOPIC)
-  const conn = await m.dial(parseSeed(seed!))
-  for (let i = 0; i < 200 && m.services.pubsub.getSubscribers(RECORDS_TOPIC).length === 0; i++) await new Promise(r => setTimeout(r, 50))
-  return { key, id: peerIdFromPrivateKey(key).toString(), node: m, seedPeer: conn.remotePeer.toString() }
+  const { node: m, seedPeer } = await connectNode(key)
+  return { key, id: peerIdFromPrivateKey(key).toString(), node: m, seedPeer }
 }
 
 async function forge (key: PrivateKey, writer: string, r: { kind: RecordKind, key: string, lamport: bigint, deleted?: boolean, body: Uint8Array }): Promise<Uint8Array<ArrayBuffer>> {

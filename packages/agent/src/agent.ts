@@ -554,9 +554,7 @@ export class Agent implements AgentView {
   }
 
   async detach (req: DetachRequest): Promise<Record<string, unknown>> {
-    const result = await this.#endpointsControl.detach(req)
-    this.#scheduleDataplaneUpdate()
-    return { network: req.network, netns: req.netns, ...result }
+    return { network: req.network, netns: req.netns, ...await this.#endpointsControl.detach(req) }
   }
 
   readonly ipam = {

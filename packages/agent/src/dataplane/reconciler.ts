@@ -439,7 +439,8 @@ export class DataplaneReconciler implements Dataplane {
     this.#programmed = countProgrammed(desired, applied.failed)
     const firewallFailed = firewall.error !== undefined && firewall.unavailable !== true
     const clean = applied.failed.length === 0 && !firewallFailed
-    this.#lastPass = { underlay: observation.underlay, desiredKey: desiredKey(desired, firewallOf(desired, input)), clean, egress }
+    // (the firewall depends on the networks, not on their bridges' forwarding: the same for both)
+    this.#lastPass = { underlay: observation.underlay, desiredKey: desiredKey(desired, firewallDesired), clean, egress }
 
     for (const warning of desired.warnings) this.#log.warn({ reason: warning }, 'input not programmed')
     const fields = { reason, ops: ops.length, byKind, failed: applied.failed.length, durationMs: Math.round(durationMs) }
